@@ -1,0 +1,208 @@
+"""``python -m grader``: grade submissions of the concurrency kit.
+
+Each student's submission is judged by the assignment's hidden pytest suite, run as its own
+``pytest`` process from a grader-owned folder with a grader-owned configuration (a
+``conftest.py``/``pytest.ini``/``pytest.py`` in a submission has no effect). The suite runs
+the student's code only inside sandbox processes (:mod:`grader.sandbox`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from grader import report, sandbox
+from grader.assignments import ASSIGNMENTS, SUITES, Assignment
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+STUDENT_TIMEOUT = 600.0
+
+
+def _pytest_env(run_token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "KIT_", "PYTHON"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["KIT_RUN_TOKEN"] = run_token
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def grade_one(assignment: Assignment, submission: Path, run_token: str) -> report.StudentResult:
+    """Run the hidden suite on one student's folder; never raises for the student's code."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
+        results = Path(tmp) / "checks.json"
+        cmd = [
+            sys.executable, "-m", "pytest", str(assignment.suite),
+            "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES),
+            "-p", "grader.plugin", "-p", "no:cacheprovider", "-q", "--no-header",
+            "-o", "console_output_style=classic", "--timeout", str(int(STUDENT_TIMEOUT)),
+            "--submission", str(submission), "--kit-results", str(results),
+        ]
+        log = Path(tmp) / "pytest.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(cmd, cwd=tmp, env=_pytest_env(run_token),
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                proc.wait(timeout=STUDENT_TIMEOUT + 60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+        elapsed = time.monotonic() - started
+        try:
+            checks = json.loads(results.read_text())
+        except (OSError, ValueError):
+            checks = []
+        if not checks:
+            text = log.read_text(errors="replace")[-3000:]
+            return report.StudentResult(submission.name, [], elapsed,
+                                        kit_errors=[f"the hidden suite did not run:\n{text}"])
+        note = ""
+        module_file = submission / assignment.filename
+        if not module_file.is_file():
+            found = sorted(p.name for p in submission.glob("*.py"))
+            note = (f"No {assignment.filename} in the submission"
+                    + (f" (found: {', '.join(found)})." if found else "."))
+        return report.StudentResult(submission.name, checks, elapsed, note=note)
+
+
+def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
+          quiet: bool = False) -> list[report.StudentResult]:
+    """Grade every submission (``jobs`` at a time) and write the reports into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_token = uuid.uuid4().hex
+    header = (f"{assignment.name}: graded by the concurrency kit; student code ran in "
+              f"sandbox processes ({_isolation_words()}).")
+    results: list[report.StudentResult] = []
+    total = len(submissions)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(grade_one, assignment, s, run_token): s for s in submissions}
+            for done, future in enumerate(as_completed(futures), 1):
+                result = future.result()
+                results.append(result)
+                report.write_student(out, result, header)
+                if not quiet:
+                    status = (f"{report._num(result.score)}/{report._num(result.max_score)}"
+                              if not result.kit_errors else "KIT ERROR")
+                    print(f"[{done}/{total}] {assignment.name} {result.student}: {status} "
+                          f"({result.execution_time:.1f} s)", file=sys.stderr, flush=True)
+    finally:
+        sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
+    report.write_csv(out, results)
+    return results
+
+
+def _isolation_words() -> str:
+    return {"pidns": "own session and PID namespace, killed as a whole after each check",
+            "pgroup": "own session; every process it started is killed after each check"}[
+        sandbox.isolation()]
+
+
+def _submissions(paths: list[str]) -> list[Path]:
+    out = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_dir():
+            raise SystemExit(f"error: {p} is not a folder (give one folder per student)")
+        out.append(path.resolve())
+    names = [p.name for p in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SystemExit(f"error: two submissions share the student id {dupes[0]!r} "
+                         f"(the folder name is the student id)")
+    return out
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    assignment = ASSIGNMENTS[args.assignment]
+    results = grade(assignment, _submissions(args.submissions), Path(args.out), args.jobs,
+                    args.quiet)
+    print(report.table(assignment.name, results))
+    print(f"\nwrote {Path(args.out) / 'grades.csv'} and one results.json per student")
+    return 2 if any(r.kit_errors for r in results) else 0
+
+
+def cmd_example(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    broken = False
+    for name, assignment in ASSIGNMENTS.items():
+        folder = EXAMPLES / name
+        subs = sorted(p for p in folder.iterdir() if p.is_dir())
+        results = grade(assignment, subs, out / name, args.jobs, args.quiet)
+        print(report.table(name, results))
+        print()
+        broken |= any(r.kit_errors for r in results)
+    print(f"reports written under {out}/<assignment>/")
+    return 2 if broken else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for name, a in ASSIGNMENTS.items():
+        print(f"{name:16} {a.filename:11} {a.summary}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader",
+        description=(
+            "Grade submissions of the concurrency kit. Each submission is a folder named "
+            "after the student that holds the assignment's module. Student code runs only in "
+            "sandbox processes with time and resource limits; their whole process tree is "
+            "killed after each check. Reports: OUT/<student>/results.json (Gradescope "
+            "schema) and OUT/grades.csv."),
+        epilog="assignments: " + ", ".join(
+            f"{n} ({a.filename})" for n, a in ASSIGNMENTS.items()),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    jobs_default = os.cpu_count() or 1
+
+    g = sub.add_parser(
+        "grade", help="grade student folders for one assignment",
+        description=(
+            "Grade each SUBMISSION_DIR (one student's folder; its name is the student id) "
+            "against ASSIGNMENT's hidden checks. Writes OUT/<student>/results.json and "
+            "OUT/grades.csv, prints a score table. Exit status 0 when grading completed, "
+            "whatever the scores; 2 if the kit itself failed on a submission."))
+    g.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
+                   help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    g.add_argument("submissions", nargs="+", metavar="SUBMISSION_DIR")
+    g.add_argument("--out", required=True, metavar="OUT_DIR", help="folder for the reports")
+    g.add_argument("--jobs", type=int, default=jobs_default,
+                   help=f"students graded at once (default: {jobs_default}, the cores)")
+    g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    g.set_defaults(func=cmd_grade)
+
+    e = sub.add_parser(
+        "example", help="grade the bundled example class (all assignments)",
+        description=("Grade examples/<assignment>/<student>/ for every assignment: correct "
+                     "and typically wrong submissions, so you can see the reports."))
+    e.add_argument("--out", default="example-grades", metavar="OUT_DIR",
+                   help="folder for the reports (default: ./example-grades)")
+    e.add_argument("--jobs", type=int, default=jobs_default,
+                   help=f"students graded at once (default: {jobs_default})")
+    e.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    e.set_defaults(func=cmd_example)
+
+    ls = sub.add_parser("list", help="list the assignments")
+    ls.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if shutil.which("unshare") is None and sys.platform == "linux":
+        pass  # the sandbox falls back to killing by process group and token
+    return args.func(args)

@@ -1,0 +1,205 @@
+"""The grader's probes: picklable, top-level callables that record where and when they ran.
+
+They run in the student's processes (the sandbox and its children), importable by name so
+that ``spawn`` and ``forkserver`` children can unpickle them. Each call writes one record
+file into ``$KIT_PROBE_DIR``; the trusted side reads them after the sandbox has ended.
+
+Witnesses make the concurrency facts certain instead of likely:
+
+* :func:`barrier` holds a task until ``n`` tasks have arrived (so arriving together proves
+  they were alive at the same time); if they never do, it gives up after a timeout and
+  marks itself broken so that later arrivals do not wait again (a serial submission pays
+  the timeout once).
+* :func:`wait_for_peer` holds a task until another task starts, proving overlap for a
+  submission that should have run one task at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+POLL = 0.005
+
+
+def _dir() -> str:
+    return os.environ["KIT_PROBE_DIR"]
+
+
+def identity() -> dict[str, Any]:
+    parent = multiprocessing.parent_process()
+    return {
+        "pid": os.getpid(),
+        "parent": parent.pid if parent is not None else None,
+        "thread": threading.get_ident(),
+        "main_thread": threading.current_thread() is threading.main_thread(),
+        "process_name": multiprocessing.current_process().name,
+    }
+
+
+def record(kind: str, data: dict[str, Any]) -> None:
+    path = os.path.join(_dir(), f"rec-{kind}-{uuid.uuid4().hex}.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f)
+    os.replace(path + ".tmp", path)
+
+
+def read_records(probe_dir: str, kind: str | None = None) -> list[dict[str, Any]]:
+    out = []
+    for name in sorted(os.listdir(probe_dir)):
+        if not (name.startswith("rec-") and name.endswith(".json")):
+            continue
+        if kind is not None and not name.startswith(f"rec-{kind}-"):
+            continue
+        try:
+            with open(os.path.join(probe_dir, name)) as f:
+                out.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def barrier(name: str, n: int, timeout: float) -> str:
+    """Wait until ``n`` callers (any process, any thread) have arrived.
+
+    Returns ``"passed"`` (all arrived while this one waited, or it arrived last),
+    ``"late"`` (it arrived after the barrier had passed), ``"timeout"`` (this caller gave
+    up) or ``"broken"`` (an earlier caller gave up).
+    """
+    folder = os.path.join(_dir(), f"barrier-{name}")
+    os.makedirs(folder, exist_ok=True)
+    broken = folder + ".broken"
+    passed = folder + ".passed"
+    if os.path.exists(passed):
+        return "late"
+    if os.path.exists(broken):
+        return "broken"
+    open(os.path.join(folder, f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex}"),
+         "w").close()
+    end = time.monotonic() + timeout
+    while True:
+        if len(os.listdir(folder)) >= n:
+            open(passed, "w").close()
+            return "passed"
+        if os.path.exists(passed):
+            return "passed"
+        if os.path.exists(broken):
+            return "broken"
+        if time.monotonic() >= end:
+            open(broken, "w").close()
+            return "timeout"
+        time.sleep(POLL)
+
+
+def wait_for_peer(name: str, token: str, timeout: float) -> bool:
+    """Wait until another task of group ``name`` is running; True if one was seen."""
+    folder = os.path.join(_dir(), f"running-{name}")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if any(entry != token for entry in os.listdir(folder)):
+            return True
+        time.sleep(POLL)
+    return False
+
+
+# --- process_fanout -------------------------------------------------------------------
+
+_ORIGINAL_RAND_STRING = None
+
+
+def install_rand_string(module: Any) -> None:
+    """Replace ``module.rand_string`` by :func:`probe_rand_string` (looked up at call time)."""
+    global _ORIGINAL_RAND_STRING
+    _ORIGINAL_RAND_STRING = module.rand_string
+    module.rand_string = probe_rand_string
+
+
+def _digest(obj: Any) -> dict[str, Any]:
+    if type(obj) is str:
+        return {"sha": hashlib.sha1(obj.encode("utf-8", "replace")).hexdigest(),
+                "len": len(obj)}
+    return {"sha": None, "type": type(obj).__name__}
+
+
+def probe_rand_string(length, output, *args, **kwargs):
+    """Stands in for the student's ``rand_string``: records, waits at the barrier, then calls
+    the student's own function and notes what it put on the queue."""
+    original = _ORIGINAL_RAND_STRING
+    if original is None:  # a spawn/forkserver child: a fresh import holds the original
+        original = importlib.import_module(os.environ["KIT_MODULE"]).rand_string
+    rec = identity()
+    rec["start"] = time.monotonic()
+    rec["barrier"] = barrier("fanout", int(os.environ["KIT_BARRIER_N"]),
+                             float(os.environ["KIT_BARRIER_TIMEOUT"]))
+    rec["passed_at"] = time.monotonic()
+    puts: list[dict[str, Any]] = []
+    rec["puts"] = puts
+    for method in ("put", "put_nowait"):
+        real = getattr(output, method, None)
+        if real is None:
+            continue
+
+        def wrapped(obj, *a, _real=real, **kw):
+            puts.append(_digest(obj))
+            return _real(obj, *a, **kw)
+
+        try:
+            setattr(output, method, wrapped)
+        except Exception:
+            pass
+    try:
+        return original(length, output, *args, **kwargs)
+    finally:
+        rec["end"] = time.monotonic()
+        record("rand_string", rec)
+
+
+# --- pool_variants ----------------------------------------------------------------------
+
+_plan_cache: dict[str, Any] | None = None
+
+
+def _plan() -> dict[str, Any]:
+    global _plan_cache
+    if _plan_cache is None:
+        with open(os.environ["KIT_PLAN"]) as f:
+            _plan_cache = json.load(f)
+    return _plan_cache
+
+
+def task_result(value: int) -> int:
+    """What :func:`timed_task` returns for ``value`` (distinct from square and cube)."""
+    return 3 * value + 1
+
+
+def timed_task(value):
+    """A pool task: follows the plan for ``value`` (barrier, peer wait, sleep), records
+    (pid, start, end) and returns :func:`task_result`."""
+    plan = _plan()
+    step = plan["tasks"].get(str(value), {})
+    rec = identity()
+    rec["value"] = value
+    rec["start"] = time.monotonic()
+    token = uuid.uuid4().hex
+    running = os.path.join(_dir(), f"running-{plan['name']}")
+    os.makedirs(running, exist_ok=True)
+    open(os.path.join(running, token), "w").close()
+    try:
+        if plan.get("barrier"):
+            rec["barrier"] = barrier(plan["name"], plan["barrier"], plan["barrier_timeout"])
+        if step.get("peer_wait"):
+            rec["peer_seen"] = wait_for_peer(plan["name"], token, step["peer_wait"])
+        rec["peers_at_start"] = len(os.listdir(running)) - 1
+        time.sleep(step.get("sleep", 0.0))
+        return task_result(value)
+    finally:
+        os.unlink(os.path.join(running, token))
+        rec["end"] = time.monotonic()
+        record("task", rec)

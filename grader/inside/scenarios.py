@@ -1,0 +1,181 @@
+"""Scenarios: what a sandbox process does with the student's module.
+
+Each scenario is ``name(spec, data)``: it fills ``data`` with plain facts (return values
+converted by :func:`runner.plain`, probe and pool observations) and lets exceptions
+propagate to the runner, which records them. Verdicts are made on the trusted side.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import multiprocessing.pool
+import multiprocessing.process
+import os
+import time
+from typing import Any
+
+from grader.inside import probes
+from grader.inside.runner import import_student, plain, set_phase
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- process_fanout ---------------------------------------------------------------------
+
+def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """Call ``fan_out(n, length)`` with the grader's probe standing in for ``rand_string``."""
+    params = spec["params"]
+    module = import_student()
+    probes.install_rand_string(module)
+    n, length = params["n"], params["length"]
+    set_phase(f"calling fan_out({n}, {length})")
+    started = time.monotonic()
+    value = module.fan_out(n, length)
+    data["elapsed"] = time.monotonic() - started
+    set_phase("checking the processes after fan_out returned")
+    # Process.join() removes a child from this set; anything left was never waited for.
+    unjoined = [p for p in list(multiprocessing.process._children)]
+    data["unjoined"] = len(unjoined)
+    records = probes.read_records(spec["probe_dir"], "rand_string")
+    own = os.getpid()
+    data["alive_after"] = sorted({r["pid"] for r in records
+                                  if r["pid"] != own and _alive(r["pid"])})
+    if params.get("summarize"):
+        # Large strings: send digests, not megabytes.
+        if type(value) is list:
+            data["value"] = {"__type__": "list", "summary": [probes._digest(v) | {
+                "alphabet_ok": type(v) is str and v.isascii() and v.isalnum()} for v in value]}
+        else:
+            data["value"] = plain(value)
+    else:
+        data["value"] = plain(value)
+        if type(value) is list:
+            data["digests"] = [probes._digest(v) for v in value]
+
+
+# --- pool_variants ----------------------------------------------------------------------
+
+_POOLS: list[dict[str, Any]] = []
+
+
+def _watch_pools() -> None:
+    """Record every multiprocessing Pool (and ThreadPool) created from now on.
+
+    Holding a reference keeps an unclosed pool from being finalized by the garbage collector,
+    so "left running" is decided by what the student's code did, not by when gc ran.
+    """
+    original_init = multiprocessing.pool.Pool.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        _POOLS.append({"pool": self, "class": type(self).__module__ + "." + type(self).__qualname__,
+                       "processes": self._processes, "phase": _phase_name()})
+
+    multiprocessing.pool.Pool.__init__ = __init__
+
+
+def _phase_name() -> str:
+    from grader.inside import runner
+
+    return runner._result.get("phase", "")
+
+
+def _pool_state(entry: dict[str, Any], grace: float) -> dict[str, Any]:
+    pool = entry["pool"]
+    state = str(getattr(pool, "_state", "?"))
+    workers = [w for w in getattr(pool, "_pool", []) if hasattr(w, "is_alive")]
+    end = time.monotonic() + grace
+    alive = []
+    if state != "RUN":
+        # A closed pool's workers leave by themselves: give them a moment.
+        while True:
+            alive = [w.pid for w in workers if w.is_alive()]
+            if not alive or time.monotonic() >= end:
+                break
+            time.sleep(0.02)
+    else:
+        alive = [w.pid for w in workers if w.is_alive()]
+    return {"class": entry["class"], "processes": entry["processes"], "state": state,
+            "alive_workers": alive, "created": entry["phase"]}
+
+
+def pool_variant(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """Call one pool variant with the grader's :func:`probes.timed_task` as ``func``."""
+    params = spec["params"]
+    plan_path = os.path.join(spec["probe_dir"], "plan.json")
+    with open(plan_path, "w") as f:
+        json.dump(params["plan"], f)
+    os.environ["KIT_PLAN"] = plan_path
+    _watch_pools()
+    module = import_student()
+    func = getattr(module, params["function"])
+    items = list(params["items"])
+    set_phase(f"calling {params['function']}(timed_task, {items}, processes={params['processes']})")
+    before = len(_POOLS)
+    value = func(probes.timed_task, items, processes=params["processes"])
+    set_phase(f"checking the pools after {params['function']} returned")
+    data["value"] = plain(value)
+    data["pools"] = [_pool_state(e, 3.0) for e in _POOLS]
+    data["pools_in_call"] = len(_POOLS) - before
+
+
+def square_cube(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    module = import_student()
+    xs = spec["params"]["xs"]
+    for name in ("square", "cube"):
+        set_phase(f"calling {name}")
+        data[name] = [plain(getattr(module, name)(x)) for x in xs]
+
+
+# --- thread_counter ---------------------------------------------------------------------
+
+def _counter_calls(module: Any, sizes: list[int], data: dict[str, Any]) -> None:
+    calls = []
+    data["calls"] = calls
+    for n in sizes:
+        set_phase(f"calling run_workers({n})")
+        value = module.run_workers(n)
+        calls.append({"n": n, "value": plain(value), "num": plain(getattr(module, "num", None))})
+
+
+def counter_plain(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """run_workers twice, no witnesses: sum, counter.num and reset."""
+    module = import_student()
+    _counter_calls(module, spec["params"]["sizes"], data)
+
+
+def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    from grader.inside.gates import OverlapWitness
+
+    module = import_student()
+    p = spec["params"]
+    witness = OverlapWitness(module.__file__, p["n"], p["timeout"])
+    witness.install()
+    try:
+        _counter_calls(module, p["sizes"], data)
+    finally:
+        witness.uninstall()
+    data["witness"] = witness.report()
+
+
+def counter_race(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    from grader.inside.gates import ReadGate
+
+    module = import_student()
+    p = spec["params"]
+    gate = ReadGate(module.__file__, "num", p["rounds"], p["timeout"])
+    gate.install()
+    try:
+        _counter_calls(module, p["sizes"], data)
+    finally:
+        gate.uninstall()
+    data["gate"] = gate.report()

@@ -1,0 +1,209 @@
+"""Verdicts and explanations, on the trusted side.
+
+Hidden suites judge :class:`grader.sandbox.Run` objects (plain data) and, when a check is
+lost, raise :class:`Lost` with a message written for the student: what went wrong, why,
+and what to change, in the words of the lecture.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from grader.sandbox import Run
+
+START_METHODS = [m for m in ("fork", "spawn", "forkserver")
+                 if m in multiprocessing.get_all_start_methods()]
+
+
+class Lost(Exception):
+    """A check the submission did not pass; ``str()`` is the student's explanation."""
+
+
+def check(points: float, name: str) -> pytest.MarkDecorator:
+    """Mark a hidden test as a graded check worth ``points``, shown to students as ``name``."""
+    return pytest.mark.check(points=points, name=name)
+
+
+def lose(message: str) -> None:
+    raise Lost(message)
+
+
+# --- describing what a sandbox run did ----------------------------------------------------
+
+PICKLING_HINT = (
+    "Under the '{method}' start method (the default on macOS and Windows, and forkserver is "
+    "the Linux default from Python 3.14) a child process does not get a copy of your "
+    "program: the target function and its arguments are pickled and sent to it, and the "
+    "child imports your module to find the function by name. A lambda, a function defined "
+    "inside another function, or an object that cannot be pickled fails there. Define the "
+    "function at module level and pass it by name."
+)
+
+
+def where(error: dict[str, Any] | None) -> str:
+    if not error or not error.get("where"):
+        return ""
+    w = error["where"]
+    text = f" `{w['text']}`" if w.get("text") else ""
+    return f" at {w['file']} line {w['line']}{text}"
+
+
+def describe_error(run: Run, module: str) -> str:
+    """Explain an exception raised by the student's code (``run.error``)."""
+    error = run.error or {}
+    kind = error.get("type", "Exception")
+    message = error.get("message", "")
+    phase = error.get("phase") or run.phase
+    prefix = f"[{run.start_method}] " if run.start_method else ""
+    if phase.startswith("importing"):
+        if kind == "ModuleNotFoundError" and f"'{module}'" in message:
+            return (f"{prefix}there is no {module}.py in your submission: hand in the module "
+                    f"with exactly that name.")
+        if kind in ("SyntaxError", "IndentationError", "TabError"):
+            return f"{prefix}{module}.py does not compile: {kind}: {message}."
+        if kind == "SystemExit":
+            return (f"{prefix}importing {module}.py called sys.exit(): code at module level "
+                    f"runs on every import (and again in every spawned child); put it under "
+                    f"`if __name__ == \"__main__\":`.")
+        return (f"{prefix}importing {module}.py raised {kind}: {message}{where(error)}. "
+                f"Code at module level runs on every import; only definitions belong there.")
+    call = phase.replace("calling ", "", 1)
+    if kind == "NotImplementedError":
+        return (f"{prefix}{call} raised NotImplementedError{where(error)}: this function is "
+                f"still the unchanged stub.")
+    if kind == "AttributeError" and f"module '{module}' has no attribute" in message:
+        return f"{prefix}{module}.py has no {message.split('attribute')[-1].strip()}: {message}."
+    lowered = message.lower()
+    if kind == "PicklingError" or "pickle" in lowered or "can't get attribute" in lowered:
+        return (f"{prefix}{call} raised {kind}: {message}{where(error)}. "
+                + PICKLING_HINT.format(method=run.start_method))
+    if kind == "SystemExit":
+        return (f"{prefix}{call} called sys.exit(){where(error)}: the function must return "
+                f"its result, not end the program.")
+    return f"{prefix}{call} raised {kind}: {message}{where(error)}."
+
+
+def _student_frame(stack: dict[str, Any]) -> dict[str, Any] | None:
+    student = [f for f in stack["frames"] if f.get("student")]
+    return student[-1] if student else None
+
+
+def main_stack(run: Run) -> dict[str, Any] | None:
+    for stack in (run.timeout or {}).get("stacks", []):
+        if stack.get("main"):
+            return stack
+    return None
+
+
+def in_function(stack: dict[str, Any] | None, func: str, file_suffix: str = "") -> bool:
+    if not stack:
+        return False
+    return any(f["func"] == func and f["path"].endswith(file_suffix) for f in stack["frames"])
+
+
+def _where_threads_wait(run: Run) -> tuple[int, dict[str, Any]] | None:
+    """The student line where most non-main threads were stuck, with their count."""
+    counts: dict[tuple[str, int], list] = {}
+    for stack in (run.timeout or {}).get("stacks", []):
+        if stack.get("main") or stack.get("thread") == "grader-watchdog":
+            continue
+        frame = _student_frame(stack)
+        if frame:
+            counts.setdefault((frame["file"], frame["line"]), []).append(frame)
+    if not counts:
+        return None
+    frames = max(counts.values(), key=len)
+    return len(frames), frames[0]
+
+
+def describe_stuck(run: Run, module: str) -> str:
+    """Explain a run that did not finish: where the main thread (and others) were."""
+    prefix = f"[{run.start_method}] " if run.start_method else ""
+    call = run.phase.replace("calling ", "", 1)
+    if run.status == "timeout":
+        after = run.timeout.get("after") if run.timeout else "?"
+        main = main_stack(run)
+        text = f"{prefix}{call} did not return within {after:g} s"
+        frame = _student_frame(main) if main else None
+        if frame:
+            inner = main["frames"][-1]
+            text += (f"; your main thread was at {frame['file']} line {frame['line']} "
+                     f"(`{frame['text']}`)")
+            if not inner.get("student"):
+                text += f", inside {inner['func']}() of {inner['file']}"
+        others = _where_threads_wait(run)
+        if others:
+            count, frame = others
+            text += (f". {count} other thread(s) were waiting at {frame['file']} line "
+                     f"{frame['line']} (`{frame['text']}`)")
+            if "acquire" in frame["text"] or frame["text"].startswith("with "):
+                text += (": they wait for a lock that is never released. A lock acquired "
+                         "without a matching release (or acquired twice by one thread) "
+                         "blocks every other thread forever; use `with lock:`, which always "
+                         "releases it")
+        return text + "."
+    if run.status == "killed":
+        return (f"{prefix}{call} did not return and did not respond within the time limit "
+                f"(the whole process was killed): look for an endless loop.")
+    if run.status == "died":
+        code = run.exit_code
+        what = "importing " + module + ".py" if run.phase.startswith("importing") else call
+        return (f"{prefix}the Python process ended while {what} (exit code {code}): "
+                f"something called os._exit()/sys.exit() or crashed the interpreter. "
+                f"Your functions must return their results, not end the process.")
+    return f"{prefix}{call} did not finish."
+
+
+def describe(run: Run, module: str) -> str:
+    """One explanation for any run that did not finish cleanly."""
+    if run.status == "ok" and run.error:
+        return describe_error(run, module)
+    return describe_stuck(run, module)
+
+
+def judged(runs: dict[str, Run], module: str, default: str = "fork") -> Iterator[Run]:
+    """The runs a semantic check judges.
+
+    The ``default`` start method's run always counts (if it did not finish, the check is
+    lost with the explanation). Runs under the other start methods count when they
+    finished; when they did not, that is charged to the ``portable`` check alone, so one
+    portability mistake costs those points once.
+    """
+    first = runs.get(default) or next(iter(runs.values()))
+    if not first.finished:
+        lose(describe(first, module))
+    yield first
+    for run in runs.values():
+        if run is not first and run.finished:
+            yield run
+
+
+def check_portable(groups: Iterable[dict[str, Run]], module: str, default: str = "fork") -> None:
+    """Every scenario that finished under the default start method finished under the others.
+
+    ``groups`` holds one ``{start_method: Run}`` dict per scenario. A scenario that fails
+    under the default method too is charged to the check that judges it, not to this one.
+    """
+    problems = []
+    for runs in groups:
+        first = runs.get(default) or next(iter(runs.values()))
+        if first.finished:
+            problems += [describe(r, module) for r in runs.values() if not r.finished]
+    if problems:
+        lose(" ".join(problems[:2]))
+
+
+def value_list(run: Run, what: str) -> list[Any]:
+    """The student's return value, required to be a list (a tuple is accepted)."""
+    value = run.data.get("value")
+    if not isinstance(value, dict) or value.get("__type__") not in ("list", "tuple"):
+        kind = value.get("__type__") if isinstance(value, dict) else type(value).__name__
+        if value is None:
+            kind = "None"
+        lose(f"[{run.start_method}] {what} returned {kind}, not a list"
+             + (": did you forget the `return`?" if kind == "None" else "."))
+    return value.get("items", value.get("summary"))

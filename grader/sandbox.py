@@ -1,0 +1,259 @@
+"""The trust boundary: run student code in a separate, limited, killable process tree.
+
+::
+
+    grader (trusted: pytest + hidden suite)       sandbox (untrusted)
+    run(scenario, submission, start_method) ───▶  python -I -S grader/inside/main.py spec
+    Run(status, data, records, stdout tail) ◀───  result.json + probe records (plain JSON)
+
+Guarantees of :func:`run`:
+
+* the student's module is imported only in the sandbox process (and its children), never
+  here; what comes back is parsed as JSON data, never unpickled, and student stdout/stderr
+  go to files whose size is capped (``RLIMIT_FSIZE``) and which are never parsed for verdicts;
+* the sandbox runs in its own session and process group, in a PID namespace where the
+  machine allows it (``unshare --pid --fork --kill-child``): when its first process ends,
+  the kernel kills every process it left behind, ``setsid`` daemons included; without a
+  namespace every process carrying the sandbox's token in its environment is killed;
+* a wall-time limit (the runner's own deadline plus a grace period), limits on CPU time,
+  address space and file size; nothing of the sandbox survives :func:`run`;
+* the working directory is a fresh scratch folder; the submission is copied there, so a
+  submission's ``conftest.py``, ``pytest.ini`` or ``pytest.py`` never reaches pytest.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.inside.probes import read_records
+
+MAIN = Path(__file__).resolve().parent / "inside" / "main.py"
+OUTPUT_LIMIT = 8 * 1024 * 1024
+DEFAULT_LIMITS = {
+    "RLIMIT_CPU": 120,
+    "RLIMIT_FSIZE": OUTPUT_LIMIT,
+    "RLIMIT_AS": 6 * 1024**3,
+    "RLIMIT_CORE": 0,
+}
+GRACE = 5.0
+
+
+@dataclass
+class Run:
+    """What one sandbox run left behind, as plain data.
+
+    ``status`` is ``"ok"`` (the scenario finished, perhaps with the student's exception in
+    ``error``), ``"timeout"`` (the runner's watchdog fired; ``timeout["stacks"]`` says where
+    each thread was), ``"killed"`` (no result within the wall limit) or ``"died"`` (the
+    process ended without writing a result: ``os._exit``, a crash, a signal).
+    """
+
+    scenario: str
+    start_method: str | None
+    status: str
+    phase: str
+    pid: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    timeout: dict[str, Any] | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    exit_code: int | None = None
+    elapsed: float = 0.0
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        """The scenario ran to its end without raising."""
+        return self.status == "ok" and self.error is None
+
+
+@functools.lru_cache(maxsize=1)
+def isolation() -> str:
+    """``"pidns"`` if this machine lets us start a PID namespace, else ``"pgroup"``."""
+    if sys.platform != "linux" or shutil.which("unshare") is None:
+        return "pgroup"
+    try:
+        done = subprocess.run(
+            ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "true"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "pgroup"
+    return "pidns" if done.returncode == 0 else "pgroup"
+
+
+def _tail(path: Path, limit: int = 3000) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return ("…" + text) if size > limit else text
+
+
+def kill_marked(name: str, value: str) -> None:
+    """Kill every process whose environment has ``name=value`` (the fallback reaper)."""
+    needle = f"{name}={value}".encode()
+    for _ in range(3):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if needle in env.split(b"\0"):
+                found = True
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def copy_submission(submission: Path, dest: Path) -> None:
+    """Copy the submission's top-level Python files (nothing else is needed to run it)."""
+    dest.mkdir(parents=True)
+    for path in sorted(submission.iterdir()):
+        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, dest / path.name)
+
+
+def run(
+    scenario: str,
+    submission: Path,
+    module: str,
+    start_method: str | None = None,
+    params: dict[str, Any] | None = None,
+    deadline: float = 20.0,
+    env: dict[str, Any] | None = None,
+    workdir: Path | None = None,
+) -> Run:
+    """Run ``scenario`` on the student's ``module`` from ``submission`` in a fresh sandbox.
+
+    ``deadline`` is the runner's own limit (it then reports where threads were stuck);
+    the process tree is killed at ``deadline + GRACE`` whatever happens.
+    """
+    params = params or {}
+    scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
+    try:
+        sub_dir = scratch / "submission"
+        copy_submission(Path(submission), sub_dir)
+        probe_dir = scratch / "probes"
+        probe_dir.mkdir()
+        work = scratch / "work"
+        work.mkdir()
+        token = uuid.uuid4().hex
+        spec = {
+            "scenario": scenario,
+            "start_method": start_method,
+            "module": module,
+            "sub_dir": str(sub_dir),
+            "probe_dir": str(probe_dir),
+            "result_path": str(scratch / "result.json"),
+            "phase_path": str(scratch / "phase"),
+            "deadline": deadline,
+            "params": params,
+            "limits": DEFAULT_LIMITS,
+            "env": {"KIT_MODULE": module, **(env or {})},
+        }
+        spec_path = scratch / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        child_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(work),
+            "TMPDIR": str(work),
+            "MALLOC_ARENA_MAX": "2",
+            "KIT_SANDBOX_TOKEN": token,
+        }
+        if os.environ.get("KIT_RUN_TOKEN"):
+            # Lets the grading command kill everything of a run it had to abandon.
+            child_env["KIT_RUN_TOKEN"] = os.environ["KIT_RUN_TOKEN"]
+        cmd = [sys.executable, "-I", "-S", str(MAIN), str(spec_path)]
+        if isolation() == "pidns":
+            cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *cmd]
+        started = time.monotonic()
+        with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
+            proc = subprocess.Popen(
+                cmd, cwd=work, env=child_env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=err, start_new_session=True, close_fds=True,
+            )
+        try:
+            exit_code = proc.wait(timeout=deadline + GRACE)
+            killed = False
+        except subprocess.TimeoutExpired:
+            killed = True
+            exit_code = None
+        # Whatever happened, nothing of this sandbox may survive.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if killed:
+            proc.wait()
+        kill_marked("KIT_SANDBOX_TOKEN", token)
+        elapsed = time.monotonic() - started
+        result: dict[str, Any] = {}
+        try:
+            result = json.loads((scratch / "result.json").read_text())
+            if not isinstance(result, dict):
+                result = {}
+        except (OSError, ValueError):
+            result = {}
+        phase = str(result.get("phase") or _read(scratch / "phase") or "starting")
+        if result.get("timeout"):
+            status = "timeout"
+        elif result and result.get("phase") == "done":
+            status = "ok"
+        elif killed:
+            status = "killed"
+        else:
+            status = "died"
+        return Run(
+            scenario=scenario,
+            start_method=start_method,
+            status=status,
+            phase=phase,
+            pid=result.get("pid"),
+            data=result.get("data") or {},
+            error=result.get("error"),
+            timeout=result.get("timeout"),
+            records=read_records(str(probe_dir)),
+            exit_code=exit_code,
+            elapsed=elapsed,
+            stdout_tail=_tail(scratch / "stdout"),
+            stderr_tail=_tail(scratch / "stderr"),
+            params=params,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()[:500]
+    except OSError:
+        return ""

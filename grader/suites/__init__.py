@@ -1,0 +1,1 @@
+"""Hidden suites: pytest modules run by the grader, never shipped to students."""

@@ -1,0 +1,241 @@
+"""Hidden suite for ``pool_variants`` (module ``pools.py``).
+
+Every variant is called with the grader's probe ``timed_task`` as ``func`` and
+``processes=3``. The probe follows a plan per item: the first three tasks to start wait at a
+barrier until three are running at once (proof of parallel workers), then sleep so that they
+finish in an order different from the input order (5 last, 2 before it, 9 first). For
+``pool_apply`` the first task instead waits for a second task to start, which happens only
+if tasks overlap. The sandbox also records every ``multiprocessing.Pool`` created (class,
+``processes``, whether it was closed) and the probe records (pid, start, end) of each task.
+"""
+
+from __future__ import annotations
+
+from grader.inside.probes import task_result
+from grader.judge import START_METHODS, check, check_portable, describe, lose, value_list
+
+MODULE = "pools"
+PROCESSES = 3
+ITEMS = [5, 2, 9, 1, 7, 3]
+APPLY_ITEMS = [5, 2, 9, 1]
+BARRIER_TIMEOUT = 8.0
+PEER_WAIT = 3.0
+ORDER_TOLERANCE = 0.15
+VARIANTS = ["apply", "map", "apply_async", "map_async", "imap_unordered"]
+PARALLEL = ["map", "apply_async", "map_async", "imap_unordered"]
+WHAT = {"apply": "Results of Pool.apply called item by item",
+        "map": "Results of Pool.map",
+        "apply_async": "Results of apply_async, got in submission order,",
+        "map_async": "Results of map_async(...).get()"}
+
+
+def _plan(variant: str) -> dict:
+    if variant == "apply":
+        tasks = {str(x): {"sleep": 0.02} for x in APPLY_ITEMS}
+        tasks["5"]["peer_wait"] = PEER_WAIT
+        return {"name": variant, "barrier": 0, "tasks": tasks}
+    return {"name": variant, "barrier": PROCESSES, "barrier_timeout": BARRIER_TIMEOUT,
+            "tasks": {"5": {"sleep": 0.6}, "2": {"sleep": 0.3}, "9": {"sleep": 0.0}}}
+
+
+SCENARIOS = {}
+for _v in VARIANTS:
+    for _m in START_METHODS:
+        SCENARIOS[f"{_v}/{_m}"] = dict(
+            scenario="pool_variant", start_method=_m, deadline=BARRIER_TIMEOUT + 20,
+            params={"function": f"pool_{_v}", "processes": PROCESSES, "plan": _plan(_v),
+                    "items": APPLY_ITEMS if _v == "apply" else ITEMS})
+SCENARIOS["square_cube/fork"] = dict(scenario="square_cube", start_method="fork",
+                                     deadline=10, params={"xs": [-3, 0, 1, 2, 7, 12]})
+
+
+def group(runs, name):
+    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
+
+
+def call(variant):
+    items = APPLY_ITEMS if variant == "apply" else ITEMS
+    return f"pool_{variant}(func, {items}, processes={PROCESSES})"
+
+
+def usable(runs, variants):
+    """(variant, run) for every run a cross-cutting check can judge.
+
+    Runs under other start methods count only when the default run finished (portability
+    is the ``portable`` check's business). A variant whose default run failed is skipped
+    here (its own check reports it); if none is usable the check is lost.
+    """
+    out, problems = [], []
+    for v in variants:
+        g = group(runs, v)
+        first = g.get("fork") or next(iter(g.values()))
+        if not first.finished:
+            problems.append(describe(first, MODULE))
+            continue
+        out += [(v, r) for r in g.values() if r.finished]
+    if not out:
+        lose("None of the pool functions returned a result, so this could not be checked. "
+             + problems[0])
+    return out
+
+
+def tasks(run):
+    return [r for r in run.records if "value" in r]
+
+
+def _check_values(run, variant, items):
+    got = value_list(run, call(variant))
+    want = [task_result(x) for x in items]
+    m = run.start_method
+    if len(got) != len(want):
+        lose(f"[{m}] {call(variant)} returned {len(got)} result(s) for {len(items)} items.")
+    if any(type(g) is not int for g in got) or sorted(got) != sorted(want):
+        lose(f"[{m}] {call(variant)} returned {got}; expected func applied to each item: "
+             f"{want}. Return what the pool computed with the `func` you were given.")
+    return got, want
+
+
+def _check_input_order(variant):
+    def test(runs):
+        from grader.judge import judged
+
+        for run in judged(group(runs, variant), MODULE):
+            got, want = _check_values(run, variant, APPLY_ITEMS if variant == "apply" else ITEMS)
+            if got != want:
+                how = ("sorting the results" if got == sorted(got) else
+                       "collecting results as they complete (imap_unordered, callbacks)")
+                lose(f"[{run.start_method}] {call(variant)} returned {got}, not {want}: the "
+                     f"right results in the wrong order. {WHAT[variant]} "
+                     f"must come back in input order even though the grader made "
+                     f"the tasks finish in another order; check for {how}.")
+    return test
+
+
+test_apply = check(2, "pool_apply: right results, in input order")(_check_input_order("apply"))
+test_map = check(2, "pool_map: right results, in input order")(_check_input_order("map"))
+test_apply_async = check(2, "pool_apply_async: right results, in input order")(
+    _check_input_order("apply_async"))
+test_map_async = check(2, "pool_map_async: right results, in input order")(
+    _check_input_order("map_async"))
+
+
+@check(2, "pool_imap_unordered: right results, in completion order")
+def test_imap_unordered(runs):
+    from grader.judge import judged
+
+    for run in judged(group(runs, "imap_unordered"), MODULE):
+        got, _ = _check_values(run, "imap_unordered", ITEMS)
+        end = {}
+        for r in tasks(run):
+            end.setdefault(task_result(r["value"]), r["end"])
+        finished = sorted(end, key=end.get)
+        for i, a in enumerate(got):
+            for b in got[i + 1:]:
+                if a in end and b in end and end[a] > end[b] + ORDER_TOLERANCE:
+                    lose(f"[{run.start_method}] {call('imap_unordered')} returned {got}, but "
+                         f"the tasks finished in the order {finished}: imap_unordered hands "
+                         f"out each result as soon as its task completes. Returning input "
+                         f"order means you waited for earlier tasks (map, imap, or getting "
+                         f"results in submission order).")
+
+
+@check(2, "tasks ran in the Pool's worker processes, never in the caller")
+def test_in_workers(runs):
+    for variant, run in usable(runs, VARIANTS):
+        m = run.start_method
+        records = tasks(run)
+        if not records:
+            lose(f"[{m}] {call(variant)} never called func: submit the function you were "
+                 f"given to the pool.")
+        pools = run.data.get("pools") or []
+        threadpools = [p for p in pools if "ThreadPool" in p["class"]]
+        mine = [r for r in records if r["pid"] == run.pid]
+        if mine and threadpools:
+            lose(f"[{m}] {call(variant)} used a {threadpools[0]['class']}: its workers are "
+                 f"threads of your own process, sharing one GIL. Use multiprocessing.Pool, "
+                 f"whose workers are separate processes.")
+        if mine:
+            lose(f"[{m}] {len(mine)} of the tasks of {call(variant)} ran in your own process "
+                 f"(PID {run.pid}), not in a pool worker: call func through the pool "
+                 f"(pool.apply/map/...), never directly.")
+        pids = {r["pid"] for r in records}
+        if len(pids) > PROCESSES:
+            lose(f"[{m}] the tasks of {call(variant)} ran in {len(pids)} different processes, "
+                 f"more than the {PROCESSES} workers asked for: use one Pool for all items.")
+
+
+@check(1, "the Pool has the number of processes asked for")
+def test_processes(runs):
+    for variant, run in usable(runs, VARIANTS):
+        pools = run.data.get("pools") or []
+        if not pools:
+            lose(f"[{run.start_method}] {call(variant)} created no multiprocessing.Pool: the "
+                 f"exercise is about Pool (not concurrent.futures or Process).")
+        for p in pools:
+            if p["processes"] != PROCESSES:
+                when = ("at import time (module level)" if p["created"].startswith("importing")
+                        else "")
+                lose(f"[{run.start_method}] {call(variant)} used a Pool with "
+                     f"processes={p['processes']} {when}though processes={PROCESSES} was "
+                     f"asked: pass the `processes` argument on, "
+                     f"multiprocessing.Pool(processes=processes).")
+
+
+@check(1, "pool_apply runs one task at a time (Pool.apply blocks)")
+def test_apply_blocks(runs):
+    from grader.judge import judged
+
+    for run in judged(group(runs, "apply"), MODULE):
+        records = sorted(tasks(run), key=lambda r: r["start"])
+        overlap = any(r.get("peer_seen") for r in records) or any(
+            b["start"] < a["end"] for a, b in zip(records, records[1:]))
+        if overlap:
+            lose(f"[{run.start_method}] {call('apply')} ran tasks at the same time: while "
+                 f"the first task was running another one started. Pool.apply blocks until "
+                 f"its task is done, so tasks run one after another; you probably submitted "
+                 f"them with apply_async or map.")
+
+
+@check(2, "map, map_async, apply_async and imap_unordered run tasks in parallel")
+def test_parallel(runs):
+    for variant, run in usable(runs, PARALLEL):
+        stuck = [r for r in tasks(run) if r.get("barrier") in ("timeout", "broken")]
+        if stuck:
+            lose(f"[{run.start_method}] {call(variant)} never ran {PROCESSES} tasks at the "
+                 f"same time: the grader held the first task for {BARRIER_TIMEOUT:g} s "
+                 f"waiting for others to start, and they did not. Submit all items before "
+                 f"waiting for any result (e.g. not .get() right after each apply_async), and "
+                 f"give the pool the processes it was asked for.")
+
+
+@check(2, "no Pool or worker is left running after the function returns")
+def test_cleanup(runs):
+    for variant, run in usable(runs, VARIANTS):
+        for p in run.data.get("pools") or []:
+            if p["state"] == "RUN" or p["alive_workers"]:
+                where = ("a module-level Pool" if p["created"].startswith("importing")
+                         else "its Pool")
+                lose(f"[{run.start_method}] {call(variant)} returned with {where} still "
+                     f"running ({len(p['alive_workers'])} worker process(es) alive): a pool "
+                     f"that is never closed keeps its workers until the program ends. Use "
+                     f"`with multiprocessing.Pool(processes) as pool:` inside the function, "
+                     f"or call pool.close() and pool.join() before returning.")
+
+
+@check(1, "square and cube")
+def test_square_cube(runs):
+    run = runs["square_cube/fork"]
+    if not run.finished:
+        lose(describe(run, MODULE))
+    xs = run.params["xs"]
+    for name, f in (("square", lambda x: x * x), ("cube", lambda x: x ** 3)):
+        got = run.data.get(name)
+        want = [f(x) for x in xs]
+        if got != want or any(type(g) is not int for g in got):
+            lose(f"{name}(x) for x in {xs} gave {got}; expected {want}.")
+
+
+@check(1, "works under every start method (fork, spawn, forkserver)")
+def test_portable(runs):
+    check_portable([group(runs, v) for v in VARIANTS], MODULE)
+

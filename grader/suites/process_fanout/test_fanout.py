@@ -1,0 +1,165 @@
+"""Hidden suite for ``process_fanout`` (module ``fanout.py``).
+
+The grader's probe stands in for ``rand_string`` (``fan_out`` looks it up at call time):
+it records which process and thread ran it, holds every call at a barrier until all
+``n`` calls have arrived (proof that the children were alive at the same time), then runs
+the student's own ``rand_string`` and notes what it put on the queue.
+"""
+
+from __future__ import annotations
+
+import string
+
+from grader.judge import START_METHODS, check, check_portable, judged, lose, value_list
+
+MODULE = "fanout"
+N, LENGTH = 4, 24
+LARGE_N, LARGE_LENGTH = 2, 1 << 20  # 1 MiB per string: far beyond a pipe's buffer
+BARRIER_TIMEOUT = 10.0
+ALPHABET = set(string.ascii_letters + string.digits)
+
+SCENARIOS = {}
+for _m in START_METHODS:
+    SCENARIOS[f"basic/{_m}"] = dict(
+        scenario="fanout", start_method=_m, params={"n": N, "length": LENGTH},
+        env={"KIT_BARRIER_N": N, "KIT_BARRIER_TIMEOUT": BARRIER_TIMEOUT},
+        deadline=BARRIER_TIMEOUT + 20)
+    SCENARIOS[f"large/{_m}"] = dict(
+        scenario="fanout", start_method=_m,
+        params={"n": LARGE_N, "length": LARGE_LENGTH, "summarize": True},
+        env={"KIT_BARRIER_N": LARGE_N, "KIT_BARRIER_TIMEOUT": BARRIER_TIMEOUT},
+        deadline=BARRIER_TIMEOUT + 5)
+
+
+def group(runs, name):
+    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
+
+
+def call(n=N, length=LENGTH):
+    return f"fan_out({n}, {length})"
+
+
+@check(2, "fan_out returns one string per process")
+def test_count(runs):
+    for run in judged(group(runs, "basic"), MODULE):
+        items = value_list(run, call())
+        if len(items) != N:
+            lose(f"[{run.start_method}] {call()} returned {len(items)} item(s); expected {N}, "
+                 f"one per process. Call output.get() once per process you started.")
+
+
+@check(2, "each string has the requested length and alphabet")
+def test_strings(runs):
+    for run in judged(group(runs, "basic"), MODULE):
+        for item in value_list(run, call()):
+            if type(item) is not str:
+                kind = item.get("__type__") if isinstance(item, dict) else type(item).__name__
+                lose(f"[{run.start_method}] {call()} returned a {kind} where a str belongs: "
+                     f"put the string itself on the queue and return what you get() back.")
+            if len(item) != LENGTH:
+                lose(f"[{run.start_method}] {call()} returned {item!r} of length {len(item)}; "
+                     f"rand_string(length, output) must make exactly `length` characters.")
+            bad = sorted(set(item) - ALPHABET)
+            if bad:
+                lose(f"[{run.start_method}] {call()} returned {item!r}, which has characters "
+                     f"outside ASCII letters and digits: {''.join(bad)!r}. Choose from "
+                     f"string.ascii_letters + string.digits.")
+
+
+def _calls(run):
+    return [r for r in run.records if "puts" in r]
+
+
+@check(3, "the strings were made in separate child processes")
+def test_in_children(runs):
+    for run in judged(group(runs, "basic"), MODULE):
+        m = run.start_method
+        calls = _calls(run)
+        if not calls:
+            lose(f"[{m}] rand_string was never called: fan_out must start processes with "
+                 f"`multiprocessing.Process(target=rand_string, args=(length, output))`, so "
+                 f"that each child runs rand_string.")
+        in_parent = [r for r in calls if r["pid"] == run.pid]
+        if in_parent and all(not r["main_thread"] for r in in_parent):
+            lose(f"[{m}] rand_string ran in {len(in_parent)} thread(s) of your own process, "
+                 f"not in child processes. Threads share one interpreter (and its GIL); "
+                 f"the exercise is about multiprocessing.Process, which starts a new process "
+                 f"with its own memory and interpreter.")
+        if in_parent:
+            lose(f"[{m}] {'all' if len(in_parent) == len(calls) else len(in_parent)} of the "
+                 f"{len(calls)} rand_string calls ran in the parent's PID ({run.pid}): did you "
+                 f"call rand_string directly instead of through Process(target=rand_string)?")
+        pids = {r["pid"] for r in calls}
+        if len(pids) < N:
+            lose(f"[{m}] rand_string ran {len(calls)} time(s) in only {len(pids)} child "
+                 f"process(es); expected {N} children, one per string. Create one "
+                 f"Process per result, each calling rand_string once.")
+        put = {p["sha"] for r in calls for p in r["puts"]}
+        digests = run.data.get("digests") or []
+        foreign = [d for d in digests if d.get("sha") not in put]
+        if foreign:
+            lose(f"[{m}] {len(foreign)} of the returned strings were never put on the queue "
+                 f"by a child's rand_string: return exactly what you get() from the queue.")
+
+
+@check(3, "the child processes ran at the same time")
+def test_concurrent(runs):
+    for run in judged(group(runs, "basic"), MODULE):
+        calls = _calls(run)
+        if not calls:
+            lose(f"[{run.start_method}] rand_string was never called, so nothing ran in "
+                 f"parallel.")
+        stuck = [r for r in calls if r["barrier"] in ("timeout", "broken")]
+        if stuck:
+            lose(f"[{run.start_method}] your {N} children never ran at the same time: the "
+                 f"grader held the first rand_string call for {BARRIER_TIMEOUT:g} s waiting "
+                 f"for the others to start, and they did not. Joining a process right after "
+                 f"starting it (join inside the start loop) runs them one after another, as "
+                 f"does doing all the work in one child. Start all processes first, then "
+                 f"collect the results, then join them all.")
+
+
+@check(2, "every child is joined when fan_out returns")
+def test_joined(runs):
+    for run in judged(group(runs, "basic"), MODULE):
+        alive = run.data.get("alive_after") or []
+        unjoined = run.data.get("unjoined") or 0
+        if alive:
+            lose(f"[{run.start_method}] {len(alive)} child process(es) were still running "
+                 f"(or were never reaped) when fan_out returned: call p.join() for every "
+                 f"process before returning.")
+        if unjoined:
+            lose(f"[{run.start_method}] fan_out returned without joining {unjoined} of its "
+                 f"child processes. join() waits for a child to end and reaps it; a child "
+                 f"that is never joined stays a zombie. Join every process after reading "
+                 f"its result from the queue.")
+
+
+@check(2, "no deadlock when results exceed the pipe buffer (1 MiB strings)")
+def test_large_payload(runs):
+    large = group(runs, "large")
+    default = large.get("fork") or next(iter(large.values()))
+    if not default.finished and default.status == "timeout":
+        from grader.judge import in_function, main_stack
+
+        if in_function(main_stack(default), "join", "multiprocessing/process.py"):
+            lose(f"[{default.start_method}] {call(LARGE_N, LARGE_LENGTH)} never returned: "
+                 f"joined before draining the queue. A child that put a large result "
+                 f"(here 1 MiB) cannot end until the data has gone through the pipe, whose "
+                 f"buffer holds about 64 KiB; your join() waited for the child while the "
+                 f"child waited for someone to get() its data. That deadlocks once results "
+                 f"exceed the pipe buffer: read all results from the queue first, then join.")
+    for run in judged(large, MODULE):
+        items = value_list(run, call(LARGE_N, LARGE_LENGTH))
+        if len(items) != LARGE_N:
+            lose(f"[{run.start_method}] {call(LARGE_N, LARGE_LENGTH)} returned {len(items)} "
+                 f"item(s); expected {LARGE_N}.")
+        for item in items:
+            if item.get("len") != LARGE_LENGTH or not item.get("alphabet_ok"):
+                lose(f"[{run.start_method}] {call(LARGE_N, LARGE_LENGTH)} returned a "
+                     f"wrong string (length {item.get('len')}).")
+
+
+@check(2, "works under every start method (fork, spawn, forkserver)")
+def test_portable(runs):
+    check_portable([group(runs, "basic"), group(runs, "large")], MODULE)
