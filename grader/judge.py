@@ -188,11 +188,17 @@ def check_portable(groups: Iterable[dict[str, Run]], module: str, default: str =
     ``groups`` holds one ``{start_method: Run}`` dict per scenario. A scenario that fails
     under the default method too is charged to the check that judges it, not to this one.
     """
-    problems = []
+    problems, compared, failed_first = [], 0, None
     for runs in groups:
         first = runs.get(default) or next(iter(runs.values()))
         if first.finished:
+            compared += 1
             problems += [describe(r, module) for r in runs.values() if not r.finished]
+        elif failed_first is None:
+            failed_first = first
+    if not compared and failed_first is not None:
+        lose("Nothing worked under the default start method, so there is nothing to compare "
+             "under the others: " + describe(failed_first, module))
     if problems:
         lose(" ".join(problems[:2]))
 

@@ -109,13 +109,27 @@ def _tail(path: Path, limit: int = 3000) -> str:
     return ("…" + text) if size > limit else text
 
 
+def _ancestors() -> set[int]:
+    """This process and its ancestors (they may carry a token they handed down)."""
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
 def kill_marked(name: str, value: str) -> None:
     """Kill every process whose environment has ``name=value`` (the fallback reaper)."""
     needle = f"{name}={value}".encode()
+    spare = _ancestors()
     for _ in range(3):
         found = False
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
+            if not entry.isdigit() or int(entry) in spare:
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:

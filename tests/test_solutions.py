@@ -1,0 +1,30 @@
+"""Every reference solution earns full marks; every stub earns 0, with the stub explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import ASSIGNMENT_MODULES, ROOT, copy_as, grade, lost, outputs, read_csv
+
+
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENT_MODULES))
+@pytest.mark.timeout(600)
+def test_solution_full_marks_and_stub_zero(assignment, tmp_path):
+    module = ASSIGNMENT_MODULES[assignment] + ".py"
+    solution = copy_as(ROOT / "solutions" / assignment / module, tmp_path / "in", "solution")
+    stub = copy_as(ROOT / "assignments" / assignment / module, tmp_path / "in", "stub")
+    results = grade(assignment, [solution, stub], tmp_path / "out")
+
+    good = results["solution"]
+    assert good["score"] == good["max_score"] > 0, outputs(good)
+    assert all(t["status"] == "passed" and t["output"] == "" for t in good["tests"])
+
+    bad = results["stub"]
+    assert bad["score"] == 0 and bad["max_score"] == good["max_score"]
+    assert lost(bad) == {t["tags"][0] for t in good["tests"]}
+    assert any("NotImplementedError" in text for text in outputs(bad).values()), outputs(bad)
+
+    rows = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
+    assert float(rows["solution"]["score"]) == good["max_score"]
+    assert float(rows["stub"]["score"]) == 0
+    assert list(rows["solution"])[:3] == ["student", "score", "max_score"]
