@@ -29,7 +29,7 @@ def submission(request: pytest.FixtureRequest) -> Path:
 def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     module = request.module.MODULE
     scenarios = request.module.SCENARIOS
-    parallel = int(os.environ.get("KIT_SANDBOXES", "3"))
+    parallel = int(os.environ.get("KIT_SANDBOXES", "6"))
 
     def one(kwargs: dict) -> sandbox.Run:
         return sandbox.run(submission=submission, module=module, **kwargs)

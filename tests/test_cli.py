@@ -1,0 +1,86 @@
+"""The grader's command line: help, usage errors, report formats."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import ROOT, copy_as, read_csv
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_help_explains_every_command():
+    top = cli("--help")
+    assert top.returncode == 0
+    for word in ("grade", "example", "list", "results.json", "grades.csv", "sandbox"):
+        assert word in top.stdout
+    grade = cli("grade", "--help")
+    assert grade.returncode == 0
+    for word in ("ASSIGNMENT", "SUBMISSION_DIR", "--out", "--jobs", "process_fanout",
+                 "pool_variants", "thread_counter", "Exit status"):
+        assert word in grade.stdout
+    assert cli("example", "--help").returncode == 0
+
+
+def test_list_names_assignments_and_modules():
+    out = cli("list").stdout
+    for word in ("process_fanout", "fanout.py", "pool_variants", "pools.py",
+                 "thread_counter", "counter.py"):
+        assert word in out
+
+
+@pytest.mark.parametrize("args", [
+    ("grade",),
+    ("grade", "no_such_assignment", ".", "--out", "x"),
+    ("grade", "thread_counter", "--out", "x"),
+])
+def test_usage_errors_exit_nonzero_with_a_message(args):
+    done = cli(*args)
+    assert done.returncode == 2
+    assert "usage:" in done.stderr or "error" in done.stderr
+
+
+def test_missing_folder_is_a_usage_error(tmp_path):
+    done = cli("grade", "thread_counter", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert done.returncode != 0
+    assert "not a folder" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_reports_follow_the_gradescope_schema(tmp_path):
+    good = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", tmp_path, "ann")
+    empty = tmp_path / "bea"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("I could not do it")
+    done = cli("grade", "thread_counter", str(good), str(empty), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stderr
+    assert "ann" in done.stdout and "bea" in done.stdout  # the score table
+    for student in ("ann", "bea"):
+        result = json.loads((tmp_path / "o" / student / "results.json").read_text())
+        assert set(result) >= {"score", "max_score", "execution_time", "output", "tests"}
+        for test in result["tests"]:
+            assert set(test) >= {"name", "score", "max_score", "status", "output",
+                                 "visibility"}
+            assert test["status"] in ("passed", "failed")
+            assert test["score"] in (0, test["max_score"])
+        assert result["score"] == sum(t["score"] for t in result["tests"])
+    bea = json.loads((tmp_path / "o" / "bea" / "results.json").read_text())
+    assert bea["score"] == 0
+    assert all("no counter.py in your submission" in t["output"] for t in bea["tests"])
+    assert "No counter.py in the submission" in bea["output"]
+    rows = read_csv(tmp_path / "o" / "grades.csv")
+    assert [r["student"] for r in rows] == ["ann", "bea"]
+    assert list(rows[0])[:3] == ["student", "score", "max_score"]
+    assert float(rows[0]["score"]) == float(rows[0]["max_score"]) > 0
+    # Nothing written outside the output folder: the submission folders are untouched.
+    assert sorted(p.name for p in good.iterdir()) == ["counter.py"]
+    assert sorted(p.name for p in empty.iterdir()) == ["notes.txt"]
