@@ -44,6 +44,14 @@ PICKLING_HINT = (
 )
 
 
+POOL_PICKLING_HINT = (
+    "Whatever the start method, a Pool sends every task to its worker processes by pickling "
+    "the function and its arguments; the worker looks the function up by name in its "
+    "module. A lambda, a function defined inside another function, or an object that "
+    "cannot be pickled fails there. Define the function at module level and pass it by name."
+)
+
+
 def where(error: dict[str, Any] | None) -> str:
     if not error or not error.get("where"):
         return ""
@@ -79,8 +87,9 @@ def describe_error(run: Run, module: str) -> str:
         return f"{prefix}{module}.py has no {message.split('attribute')[-1].strip()}: {message}."
     lowered = message.lower()
     if kind == "PicklingError" or "pickle" in lowered or "can't get attribute" in lowered:
-        return (f"{prefix}{call} raised {kind}: {message}{where(error)}. "
-                + PICKLING_HINT.format(method=run.start_method))
+        hint = (POOL_PICKLING_HINT if run.start_method == "fork"
+                else PICKLING_HINT.format(method=run.start_method))
+        return f"{prefix}{call} raised {kind}: {message}{where(error)}. " + hint
     if kind == "SystemExit":
         return (f"{prefix}{call} called sys.exit(){where(error)}: the function must return "
                 f"its result, not end the program.")

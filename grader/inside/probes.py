@@ -44,11 +44,13 @@ def identity() -> dict[str, Any]:
     }
 
 
-def record(kind: str, data: dict[str, Any]) -> None:
-    path = os.path.join(_dir(), f"rec-{kind}-{uuid.uuid4().hex}.json")
-    with open(path + ".tmp", "w") as f:
+def record(kind: str, data: dict[str, Any], key: str | None = None) -> None:
+    """Write a record atomically; the same ``key`` overwrites the same record."""
+    path = os.path.join(_dir(), f"rec-{kind}-{key or uuid.uuid4().hex}.json")
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "w") as f:
         json.dump(data, f)
-    os.replace(path + ".tmp", path)
+    os.replace(tmp, path)
 
 
 def read_records(probe_dir: str, kind: str | None = None) -> list[dict[str, Any]]:
@@ -128,6 +130,47 @@ def _digest(obj: Any) -> dict[str, Any]:
     return {"sha": None, "type": type(obj).__name__}
 
 
+_current = threading.local()
+_wrap_lock = threading.Lock()
+
+
+def _watch_queue(output: Any) -> None:
+    """Note what the calling rand_string puts on ``output``, once per queue object.
+
+    The queue may be shared by threads of one process (a submission using threads), so
+    the wrapper is installed once and finds the current call's record thread-locally.
+    """
+    with _wrap_lock:
+        if getattr(output, "_kit_watched", False):
+            return
+        for method in ("put", "put_nowait"):
+            real = getattr(output, method, None)
+            if real is None:
+                continue
+
+            def wrapped(obj, *a, _real=real, **kw):
+                rec = getattr(_current, "rec", None)
+                if rec is not None and not getattr(_current, "inside", False):
+                    rec["puts"].append(_digest(obj))
+                    # On disk before the data can reach the parent: a parent that never
+                    # joins may end (and the sandbox with it) as soon as it has the result.
+                    record("rand_string", rec, rec["key"])
+                _current.inside = True
+                try:
+                    return _real(obj, *a, **kw)
+                finally:
+                    _current.inside = False
+
+            try:
+                setattr(output, method, wrapped)
+            except (AttributeError, TypeError):
+                return
+        try:
+            output._kit_watched = True
+        except (AttributeError, TypeError):
+            pass
+
+
 def probe_rand_string(length, output, *args, **kwargs):
     """Stands in for the student's ``rand_string``: records, waits at the barrier, then calls
     the student's own function and notes what it put on the queue."""
@@ -139,26 +182,16 @@ def probe_rand_string(length, output, *args, **kwargs):
     rec["barrier"] = barrier("fanout", int(os.environ["KIT_BARRIER_N"]),
                              float(os.environ["KIT_BARRIER_TIMEOUT"]))
     rec["passed_at"] = time.monotonic()
-    puts: list[dict[str, Any]] = []
-    rec["puts"] = puts
-    for method in ("put", "put_nowait"):
-        real = getattr(output, method, None)
-        if real is None:
-            continue
-
-        def wrapped(obj, *a, _real=real, **kw):
-            puts.append(_digest(obj))
-            return _real(obj, *a, **kw)
-
-        try:
-            setattr(output, method, wrapped)
-        except Exception:
-            pass
+    rec["puts"] = []
+    rec["key"] = uuid.uuid4().hex
+    _watch_queue(output)
+    _current.rec = rec
     try:
         return original(length, output, *args, **kwargs)
     finally:
+        _current.rec = None
         rec["end"] = time.monotonic()
-        record("rand_string", rec)
+        record("rand_string", rec, rec["key"])
 
 
 # --- pool_variants ----------------------------------------------------------------------

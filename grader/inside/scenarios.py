@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.pool
 import multiprocessing.process
 import os
+import threading
 import time
 from typing import Any
 
@@ -98,14 +99,19 @@ def _pool_state(entry: dict[str, Any], grace: float) -> dict[str, Any]:
     if state != "RUN":
         # A closed pool's workers leave by themselves: give them a moment.
         while True:
-            alive = [w.pid for w in workers if w.is_alive()]
+            alive = [_worker_id(w) for w in workers if w.is_alive()]
             if not alive or time.monotonic() >= end:
                 break
             time.sleep(0.02)
     else:
-        alive = [w.pid for w in workers if w.is_alive()]
+        alive = [_worker_id(w) for w in workers if w.is_alive()]
     return {"class": entry["class"], "processes": entry["processes"], "state": state,
             "alive_workers": alive, "created": entry["phase"]}
+
+
+def _worker_id(worker: Any) -> Any:
+    """A worker's pid (a ThreadPool's workers are threads: their ident)."""
+    return getattr(worker, "pid", None) or getattr(worker, "ident", None)
 
 
 def pool_variant(spec: dict[str, Any], data: dict[str, Any]) -> None:
@@ -138,7 +144,25 @@ def square_cube(spec: dict[str, Any], data: dict[str, Any]) -> None:
 
 # --- thread_counter ---------------------------------------------------------------------
 
+def _record_thread_errors(data: dict[str, Any]) -> None:
+    """Keep the first exceptions raised in worker threads (a thread's exception does not
+    reach run_workers, but it is why the sum is wrong)."""
+    from grader.inside.runner import error_data
+
+    errors: list[dict[str, Any]] = []
+    data["thread_errors"] = errors
+    data["thread_error_count"] = 0
+
+    def hook(args: Any) -> None:
+        data["thread_error_count"] += 1
+        if len(errors) < 3 and args.exc_value is not None:
+            errors.append(error_data(args.exc_value))
+
+    threading.excepthook = hook
+
+
 def _counter_calls(module: Any, sizes: list[int], data: dict[str, Any]) -> None:
+    _record_thread_errors(data)
     calls = []
     data["calls"] = calls
     for n in sizes:

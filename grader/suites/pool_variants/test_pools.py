@@ -160,13 +160,18 @@ def test_in_workers(runs):
                  f"(pool.apply/map/...), never directly.")
 
 
-@check(1, "the Pool has the number of processes asked for")
+@check(1, "one Pool, with the number of processes asked for")
 def test_processes(runs):
     for variant, run in usable(runs, VARIANTS):
         pools = run.data.get("pools") or []
         if not pools:
             lose(f"[{run.start_method}] {call(variant)} created no multiprocessing.Pool: the "
                  f"exercise is about Pool (not concurrent.futures or Process).")
+        made = run.data.get("pools_in_call") or 0
+        if made > 1:
+            lose(f"[{run.start_method}] {call(variant)} created {made} Pools for one call: "
+                 f"every Pool starts its own worker processes, which is slow and defeats the "
+                 f"pool. Create one Pool, use it for all items, then close it.")
         for p in pools:
             if p["processes"] != PROCESSES:
                 when = ("at import time (module level) " if p["created"].startswith("importing")

@@ -1,0 +1,43 @@
+# Mistake: pool_apply_async calls .get() right after each apply_async: every task waits for the previous one (serial).
+import multiprocessing as mp
+
+
+def square(x):
+    return x * x
+
+
+def cube(x):
+    return x ** 3
+
+
+def pool_apply(func, items, processes=4):
+    with mp.Pool(processes=processes) as pool:
+        results = [pool.apply(func, args=(x,)) for x in items]
+    return results
+
+
+def pool_map(func, items, processes=4):
+    with mp.Pool(processes=processes) as pool:
+        results = pool.map(func, items)
+    return results
+
+
+def pool_apply_async(func, items, processes=4):
+    with mp.Pool(processes=processes) as pool:
+        output = []
+        for x in items:
+            output.append(pool.apply_async(func, args=(x,)).get())
+    return output
+
+
+def pool_map_async(func, items, processes=4):
+    with mp.Pool(processes=processes) as pool:
+        results = pool.map_async(func, items)
+        output = results.get()
+    return output
+
+
+def pool_imap_unordered(func, items, processes=4):
+    with mp.Pool(processes=processes) as pool:
+        output = list(pool.imap_unordered(func, items))
+    return output

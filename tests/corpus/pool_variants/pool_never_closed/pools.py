@@ -1,0 +1,42 @@
+# Mistake: creates a Pool in every function but never closes or joins it (no with, no close): workers left running.
+import multiprocessing as mp
+
+
+def square(x):
+    return x * x
+
+
+def cube(x):
+    return x ** 3
+
+
+def pool_apply(func, items, processes=4):
+    pool = mp.Pool(processes=processes)
+    results = [pool.apply(func, args=(x,)) for x in items]
+    return results
+
+
+def pool_map(func, items, processes=4):
+    pool = mp.Pool(processes=processes)
+    results = pool.map(func, items)
+    return results
+
+
+def pool_apply_async(func, items, processes=4):
+    pool = mp.Pool(processes=processes)
+    results = [pool.apply_async(func, args=(x,)) for x in items]
+    output = [p.get() for p in results]
+    return output
+
+
+def pool_map_async(func, items, processes=4):
+    pool = mp.Pool(processes=processes)
+    results = pool.map_async(func, items)
+    output = results.get()
+    return output
+
+
+def pool_imap_unordered(func, items, processes=4):
+    pool = mp.Pool(processes=processes)
+    output = list(pool.imap_unordered(func, items))
+    return output

@@ -1,0 +1,44 @@
+# Mistake: uses multiprocessing.pool.ThreadPool (threads of the caller) instead of a process Pool.
+import multiprocessing as mp
+from multiprocessing.pool import ThreadPool
+
+
+def square(x):
+    return x * x
+
+
+def cube(x):
+    return x ** 3
+
+
+def pool_apply(func, items, processes=4):
+    with ThreadPool(processes=processes) as pool:
+        results = [pool.apply(func, args=(x,)) for x in items]
+    return results
+
+
+def pool_map(func, items, processes=4):
+    with ThreadPool(processes=processes) as pool:
+        results = pool.map(func, items)
+    return results
+
+
+def pool_apply_async(func, items, processes=4):
+    with ThreadPool(processes=processes) as pool:
+        results = [pool.apply_async(func, args=(x,)) for x in items]
+        output = [p.get() for p in results]
+    return output
+
+
+def pool_map_async(func, items, processes=4):
+    with ThreadPool(processes=processes) as pool:
+        results = pool.map_async(func, items)
+        output = results.get()
+    return output
+
+
+def pool_imap_unordered(func, items, processes=4):
+    with ThreadPool(processes=processes) as pool:
+        output = list(
+pool.imap_unordered(func, items))
+    return output

@@ -1,0 +1,24 @@
+# Mistake: the lecture slide's order (start all, join all, then get): deadlocks once a string exceeds the pipe buffer.
+import multiprocessing as mp
+import random
+import string
+
+
+def rand_string(length, output):
+    rand_str = ''.join(random.choice(string.ascii_lowercase
+                                     + string.ascii_uppercase
+                                     + string.digits)
+                       for i in range(length))
+    output.put(rand_str)
+
+
+def fan_out(n_processes, length):
+    output = mp.Queue()
+    processes = [mp.Process(target=rand_string, args=(length, output))
+                 for x in range(n_processes)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+    results = [output.get() for p in processes]
+    return results

@@ -1,0 +1,22 @@
+# Mistake: the Process target is a lambda: works under fork, cannot be pickled under spawn/forkserver.
+import multiprocessing as mp
+import random
+import string
+
+
+def rand_string(length, output):
+    rand_str = ''.join(random.choice(string.ascii_letters + string.digits)
+                       for i in range(length))
+    output.put(rand_str)
+
+
+def fan_out(n_processes, length):
+    output = mp.Queue()
+    processes = [mp.Process(target=lambda: rand_string(length, output))
+                 for x in range(n_processes)]
+    for p in processes:
+        p.start()
+    results = [output.get() for p in processes]
+    for p in processes:
+        p.join()
+    return results

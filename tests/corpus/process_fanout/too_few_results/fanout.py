@@ -1,0 +1,24 @@
+# Mistake: off by one in the collecting loop: only n_processes - 1 results are read from the queue.
+import multiprocessing as mp
+import random
+import string
+
+
+def rand_string(length, output):
+    rand_str = ''.join(random.choice(string.ascii_letters + string.digits)
+                       for i in range(length))
+    output.put(rand_str)
+
+
+def fan_out(n_processes, length):
+    output = mp.Queue()
+    processes = [mp.Process(target=rand_string, args=(length, output))
+                 for x in range(n_processes)]
+    for p in processes:
+        p.start()
+    results = []
+    for i in range(1, n_processes):
+        results.append(output.get())
+    for p in processes:
+        p.join()
+    return results

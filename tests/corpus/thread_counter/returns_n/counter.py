@@ -1,0 +1,26 @@
+# Mistake: run_workers returns n_threads (the number of threads) instead of num.
+import threading
+
+num = 0
+lock = threading.Lock()
+
+
+def worker(val):
+    global num
+    with lock:
+        num += val
+    return
+
+
+def run_workers(n_threads=2000):
+    global num
+    num = 0
+    threadl = []
+    for i in range(n_threads):
+        t = threading.Thread(target=worker, args=(i,))
+        threadl.append(t)
+    for t in threadl:
+        t.start()
+    for t in threadl:
+        t.join()
+    return n_threads
