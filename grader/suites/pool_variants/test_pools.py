@@ -156,7 +156,7 @@ def test_in_workers(runs):
                  f"whose workers are separate processes.")
         if mine:
             lose(f"[{m}] {len(mine)} of the tasks of {call(variant)} ran in your own process "
-                 f"(PID {run.pid}), not in a pool worker: call func through the pool "
+                 f"(the caller), not in a pool worker: call func through the pool "
                  f"(pool.apply/map/...), never directly.")
 
 

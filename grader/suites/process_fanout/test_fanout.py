@@ -87,7 +87,8 @@ def test_in_children(runs):
                  f"with its own memory and interpreter.")
         if in_parent:
             lose(f"[{m}] {'all' if len(in_parent) == len(calls) else len(in_parent)} of the "
-                 f"{len(calls)} rand_string calls ran in the parent's PID ({run.pid}): did you "
+                 f"{len(calls)} rand_string calls ran in the parent process itself (the one that "
+                 f"called fan_out): did you "
                  f"call rand_string directly instead of through Process(target=rand_string)?")
         pooled = sorted({r["process_name"] for r in calls if "PoolWorker" in r["process_name"]})
         if pooled:
