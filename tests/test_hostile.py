@@ -33,6 +33,13 @@ HOSTILE = {
                            "print('===== 5 passed in 0.12s =====')\n"
                            "print('{\"score\": 10, \"max_score\": 10}')\n", "zero",
                            "NotImplementedError"),
+    # Submissions that do not import or lack a function: 0, with the reason.
+    "syntax_error": (SOLUTION + "\ndef worker(val)\n    pass\n", "zero", "does not compile"),
+    "import_error": ("import numpyy\n" + SOLUTION.replace("from __future__ import annotations",
+                                                          ""), "zero",
+                     "importing counter.py raised ModuleNotFoundError"),
+    "missing_function": (SOLUTION.replace("def run_workers", "def run_all_workers"), "zero",
+                         "counter.py has no"),
     "daemon_outlives_parent": (SOLUTION + "\nimport os, signal, sys\n"
                                "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
                                "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"

@@ -177,29 +177,31 @@ def counter_plain(spec: dict[str, Any], data: dict[str, Any]) -> None:
     _counter_calls(module, spec["params"]["sizes"], data)
 
 
+def _traced_calls(module: Any, tracer: Any, sizes: list[int], data: dict[str, Any],
+                  key: str) -> None:
+    tracer.install()
+    try:
+        _counter_calls(module, sizes, data)
+    finally:
+        tracer.uninstall()
+    data[key] = tracer.report()
+
+
 def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """run_workers with the :class:`~grader.inside.gates.OverlapWitness`."""
     from grader.inside.gates import OverlapWitness
 
     module = import_student()
     p = spec["params"]
     witness = OverlapWitness(module.__file__, p["n"], p["timeout"])
-    witness.install()
-    try:
-        _counter_calls(module, p["sizes"], data)
-    finally:
-        witness.uninstall()
-    data["witness"] = witness.report()
+    _traced_calls(module, witness, p["sizes"], data, "witness")
 
 
 def counter_race(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """run_workers with the :class:`~grader.inside.gates.ReadGate` on reads of ``num``."""
     from grader.inside.gates import ReadGate
 
     module = import_student()
     p = spec["params"]
     gate = ReadGate(module.__file__, "num", p["rounds"], p["timeout"])
-    gate.install()
-    try:
-        _counter_calls(module, p["sizes"], data)
-    finally:
-        gate.uninstall()
-    data["gate"] = gate.report()
+    _traced_calls(module, gate, p["sizes"], data, "gate")
