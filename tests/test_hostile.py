@@ -106,3 +106,38 @@ def test_hostile_class(tmp_path, monkeypatch):
         if path.is_file():
             assert path.stat().st_size < 1_000_000, path
     assert os.listdir(tmp_path / "out")
+
+
+@pytest.mark.timeout(600)
+def test_children_that_never_end_are_killed(tmp_path, monkeypatch):
+    """fan_out's children hang (and one daemonizes): the run ends at its deadline, the
+    student gets no points for what did not finish, nothing of it survives, and a
+    classmate graded at the same time keeps full marks."""
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    token = uuid.uuid4().hex
+    monkeypatch.setenv("KIT_RUN_TOKEN", token)
+    source = (ROOT / "solutions" / "process_fanout" / "fanout.py").read_text()
+    hang = source + (
+        "\n\n_real_rand_string = rand_string\n\n\n"
+        "def rand_string(length, output):\n"
+        "    import os, sys, time\n"
+        "    _real_rand_string(length, output)\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        os.execv(sys.executable, [sys.executable, '-c', "
+        "'import time; time.sleep(3600)  # MARKER'])\n"
+        "    time.sleep(3600)\n").replace("MARKER", marker)
+    hanging = tmp_path / "class" / "hanging_children"
+    hanging.mkdir(parents=True)
+    (hanging / "fanout.py").write_text(hang)
+    honest = tmp_path / "class" / "honest"
+    honest.mkdir()
+    (honest / "fanout.py").write_text(source)
+    results = grade("process_fanout", [hanging, honest], tmp_path / "out")
+    assert results["honest"]["score"] == results["honest"]["max_score"]
+    bad = results["hanging_children"]
+    assert bad["execution_time"] < BOUND
+    assert "joined" in lost(bad) and "large_payload" in lost(bad)
+    assert "did not return within" in outputs(bad)["joined"]
+    assert processes_with(marker) == []
+    assert processes_with(token) == []
