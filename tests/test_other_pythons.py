@@ -2,8 +2,9 @@
 
 For each interpreter found (pyenv's versions or ``python3.X`` on PATH), the grader itself
 runs on it (so do the sandboxes, which use the grader's interpreter): the reference
-solutions get full marks and the stubs 0, and the thread witnesses catch an unlocked
-counter. An interpreter that is not installed is reported as skipped, by name.
+solutions get full marks and the stubs 0, the controlled scheduler catches an unlocked
+counter, and the scheduler's own tests (tests/test_schedule.py) pass. An interpreter that
+is not installed is reported as skipped, by name.
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ def test_grading_on_other_python(version, tmp_path):
             racy = json.loads((out / "unlocked" / "results.json").read_text())
             lost = {t["tags"][0] for t in racy["tests"] if t["status"] == "failed"}
             assert lost == {"race_free"}, racy
+    done = subprocess.run([python, "-m", "pytest", "tests/test_schedule.py", "-q",
+                           "-p", "no:cacheprovider", "-o", "addopts="], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]

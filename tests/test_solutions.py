@@ -28,3 +28,14 @@ def test_solution_full_marks_and_stub_zero(assignment, tmp_path):
     assert float(rows["solution"]["score"]) == good["max_score"]
     assert float(rows["stub"]["score"]) == 0
     assert list(rows["solution"])[:3] == ["student", "score", "max_score"]
+
+
+@pytest.mark.timeout(600)
+def test_correct_counter_variants_full_marks(tmp_path):
+    """Other correct ways to write the counter (try/finally, RLock, a lock passed in, a lock
+    on a class, locked reads) get full marks too."""
+    folders = sorted(p for p in (ROOT / "tests" / "correct" / "thread_counter").iterdir()
+                     if p.is_dir())
+    results = grade("thread_counter", folders, tmp_path / "out")
+    for name, result in results.items():
+        assert result["score"] == result["max_score"], (name, outputs(result))

@@ -177,16 +177,6 @@ def counter_plain(spec: dict[str, Any], data: dict[str, Any]) -> None:
     _counter_calls(module, spec["params"]["sizes"], data)
 
 
-def _traced_calls(module: Any, tracer: Any, sizes: list[int], data: dict[str, Any],
-                  key: str) -> None:
-    tracer.install()
-    try:
-        _counter_calls(module, sizes, data)
-    finally:
-        tracer.uninstall()
-    data[key] = tracer.report()
-
-
 def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
     """run_workers with the :class:`~grader.inside.gates.OverlapWitness`."""
     from grader.inside.gates import OverlapWitness
@@ -194,14 +184,23 @@ def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
     module = import_student()
     p = spec["params"]
     witness = OverlapWitness(module.__file__, p["n"], p["timeout"])
-    _traced_calls(module, witness, p["sizes"], data, "witness")
+    witness.install()
+    try:
+        _counter_calls(module, p["sizes"], data)
+    finally:
+        witness.uninstall()
+    data["witness"] = witness.report()
 
 
-def counter_race(spec: dict[str, Any], data: dict[str, Any]) -> None:
-    """run_workers with the :class:`~grader.inside.gates.ReadGate` on reads of ``num``."""
-    from grader.inside.gates import ReadGate
+def counter_search(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """Search the interleavings of run_workers with the controlled scheduler."""
+    from grader.inside import schedule
 
+    schedule.install(os.path.join(spec["sub_dir"], spec["module"] + ".py"))
     module = import_student()
     p = spec["params"]
-    gate = ReadGate(module.__file__, "num", p["rounds"], p["timeout"])
-    _traced_calls(module, gate, p["sizes"], data, "gate")
+    set_phase(f"searching the interleavings of run_workers({p['threads']})")
+    module.run_workers  # noqa: B018 - a missing function is reported like everywhere else
+    data["search"] = schedule.explore(
+        module, p["threads"], bound=p["bound"], budget=p["budget"], seed=p["seed"],
+        pct_runs=p.get("pct_runs", 0), pct_threads=p.get("pct_threads"))

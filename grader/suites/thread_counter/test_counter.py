@@ -1,18 +1,18 @@
 """Hidden suite for ``thread_counter`` (module ``counter.py``).
 
-Three sandbox runs, each calling the student's ``run_workers``:
+Four sandbox runs, each calling the student's ``run_workers``:
 
 * ``plain``: ``run_workers(2000)`` then ``run_workers(50)``, untouched: the sum and
   ``counter.num``; ``fresh``: ``run_workers(50)`` in a fresh process, the reference for
-  the second call (reset) and for the race check (a wrong total that is not caused by a
-  race is the sum checks' business, not theirs).
+  the second call (reset).
 * ``overlap``: a trace function holds the first worker thread that enters the student's
   code until three threads are inside it at once: proof that the threads overlapped.
-* ``race``: a trace function holds a thread right after it read ``num`` until a second
-  thread has read it too. Without a lock around the whole read-add-write both write back a
-  sum of the same old value and an update is lost, every time; with the lock the second
-  thread cannot get to the read and nothing is lost. (CPython 3.10+ switches threads only
-  at calls and backward jumps, so without this an unlocked counter looks correct.)
+* ``search``: the controlled scheduler (:mod:`grader.inside.schedule`) runs the threads
+  one at a time and chooses every switch: all schedules of ``run_workers(2)`` with up to
+  two preemptions, then PCT schedules of ``run_workers(4)`` from a fixed seed. A schedule
+  whose result differs from the non-preemptive one is a lost update, replayed for the
+  student line by line. (CPython 3.10+ switches threads only at calls and backward jumps,
+  so a stress test of an unlocked counter proves nothing.)
 """
 
 from __future__ import annotations
@@ -22,18 +22,24 @@ from grader.judge import check, describe, lose, where
 MODULE = "counter"
 SIZES = [2000, 50]
 OVERLAP_N, OVERLAP_TIMEOUT = 3, 4.0
-RACE_THREADS, RACE_ROUNDS, RACE_WAIT = 50, 4, 0.25
+SMALL = 50
+# The controlled search: every schedule of run_workers(2) with at most 2 preemptions, then
+# PCT runs of run_workers(4) from a fixed seed (same submission, same verdict).
+SEARCH_THREADS, PREEMPTION_BOUND, SEARCH_BUDGET, SEED = 2, 2, 8.0, 20261125
+PCT_RUNS, PCT_THREADS = 30, 4
+STUCK_AFTER = 5.0  # schedule.execute's limit for one execution
 
 SCENARIOS = {
     "plain": {"scenario": "counter_plain", "deadline": 10, "params": {"sizes": SIZES}},
     "fresh": {"scenario": "counter_plain", "deadline": 10,
-              "params": {"sizes": [RACE_THREADS]}},
+              "params": {"sizes": [SMALL]}},
     "overlap": {"scenario": "counter_overlap", "deadline": 10,
-                "params": {"sizes": [RACE_THREADS], "n": OVERLAP_N,
+                "params": {"sizes": [SMALL], "n": OVERLAP_N,
                            "timeout": OVERLAP_TIMEOUT}},
-    "race": {"scenario": "counter_race", "deadline": 10,
-             "params": {"sizes": [RACE_THREADS], "rounds": RACE_ROUNDS,
-                        "timeout": RACE_WAIT}},
+    "search": {"scenario": "counter_search", "deadline": 20,
+               "params": {"threads": SEARCH_THREADS, "bound": PREEMPTION_BOUND,
+                          "budget": SEARCH_BUDGET, "seed": SEED, "pct_runs": PCT_RUNS,
+                          "pct_threads": PCT_THREADS}},
 }
 
 
@@ -113,25 +119,75 @@ def test_overlap(runs):
              f"then join them all, and protect num with a lock.")
 
 
+def story(events: list[dict], name: str = "num") -> tuple[list[str], str]:
+    """The interleaving as lines a student can follow, and which update was lost."""
+    lines, last_read, lost = [], {}, ""
+    current = writer = None
+    for e in events:
+        who, line = e["thread"], f"counter.py:{e['line']}" if e.get("line") else ""
+        if e["what"] == "read" and e["detail"] == name:
+            last_read[who] = e["value"]
+            lines.append(f"{who} {line} read {name} == {e['value']!r}")
+        elif e["what"] == "wrote" and e["detail"] == name:
+            lines.append(f"{who} {line} wrote {name} = {e['value']!r}")
+            seen = last_read.get(who)
+            if (not lost and writer is not None and writer[0] != who and seen is not None
+                    and seen != current):
+                other, delta = writer
+                lost = (f"{who} wrote back a sum built on the {name} == {seen!r} it had read "
+                        f"before {other} changed it: {other}'s {delta} was lost")
+            before = last_read.get(who)
+            delta = (f"{e['value'] - before:+d}" if isinstance(e["value"], int)
+                     and isinstance(before, int) else "update")
+            current, writer = e["value"], (who, delta)
+        elif e["what"] in ("acquired", "released"):
+            lines.append(f"{who} {line} {e['what']} {e['detail']}")
+    return lines, lost
+
+
 @check(2, "no update is lost when threads switch at the worst moment")
 def test_race_free(runs):
-    """Compared with the same call in a fresh process without forced switches, so that a
-    total that is wrong for another reason is charged to the sum checks, not here."""
-    run = runs["race"]
-    call = finished(run)[0]
-    fresh = finished(runs["fresh"])[0]
-    gate = run.data.get("gate", {})
-    got, want = (call["value"], call["num"]), (fresh["value"], fresh["num"])
-    if got != want and gate.get("paired"):
-        lose(f"lost update: the grader paused one thread right after it read num and let a "
-             f"second thread read num too ({gate['paired']} time(s)); "
-             f"run_workers({call['n']}) then returned {call['value']!r} instead of "
-             f"{fresh['value']!r}. `num += val` is three steps (read num, add, write num); "
-             f"two threads that read the same old value both write back their own sum and "
-             f"one addition disappears. Hold one shared threading.Lock around the whole "
-             f"read-add-write (`with lock: num += val`), created once at module level, not "
-             f"inside worker.")
-    if got != want:
-        lose(f"run_workers({call['n']}) returned {call['value']!r} (num={call['num']!r}) "
-             f"while the grader traced your threads, but {fresh['value']!r} otherwise."
-             + thread_errors(run))
+    """Decided by the controlled scheduler: the student's threads run one at a time and the
+    grader chooses every switch, exploring all schedules of run_workers(2) with up to two
+    preemptions and, from a fixed seed, PCT schedules of run_workers(4)."""
+    run = runs["search"]
+    if not run.finished:
+        lose(describe(run, MODULE))
+    search = run.data["search"]
+    if search["verdict"] == "ok":
+        return
+    ce = search["counterexample"]
+    outcome = ce["outcome"]
+    if outcome["kind"] == "deadlock":
+        waits = "; ".join(
+            f"{t['name']} waits to {t['waiting_for']}"
+            + (f" (held by {t['holder']})" if t.get("holder") else "")
+            for t in outcome["threads"])
+        lose(f"deadlock: with the threads switched in a particular order, no thread could go "
+             f"on: {waits}. A lock that is acquired and never released (or acquired twice "
+             f"by one thread) stops every other thread for good; use `with lock:`.")
+    if outcome["kind"] == "stuck":
+        lose(f"run_workers({SEARCH_THREADS}) did not return within {STUCK_AFTER:g} s while "
+             f"the grader scheduled its threads: an endless loop, or threads that block on "
+             f"something other than a threading.Lock/RLock, a Thread's join() or "
+             f"time.sleep(), which the grader cannot schedule. Use threading.Thread and "
+             f"threading.Lock as in the lecture.")
+    if outcome["kind"] == "raised":
+        when = ("" if search["verdict"] == "error"
+                else " when its threads ran in another order")
+        hint = (" (that is what sys.exit() raises): the function must return its result, "
+                "not end the program"
+                if outcome["type"] == "SystemExit" else "")
+        lose(f"run_workers({SEARCH_THREADS}) raised {outcome['type']}: {outcome['message']}"
+             f"{when}{hint}.")
+    lines, lost = story(ce["events"])
+    value, num = ce.get("value") or [None, None]
+    ref_value = search["reference"][0]
+    lose(f"lost update: the grader ran your threads one at a time and chose when to switch "
+         f"between them; in this order run_workers returned {value!r} instead of "
+         f"{ref_value!r}:\n  " + "\n  ".join(lines)
+         + (f"\n{lost}." if lost else "")
+         + "\n`num += val` is three steps (read num, add, write num); two threads that "
+         "read the same old value both write back their own sum and one addition "
+         "disappears. Hold one shared threading.Lock around the whole read-add-write "
+         "(`with lock: num += val`), created once at module level, not inside worker.")
