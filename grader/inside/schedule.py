@@ -8,15 +8,18 @@ way every time, and replayed as a story the student can read.
 
 How:
 
-* :func:`install` (before the submission is imported) replaces ``threading.Lock`` and
-  ``threading.RLock`` by :class:`SchedLock`/:class:`SchedRLock`, and wraps
-  ``Thread.start``/``Thread.join``. A lock created at import time (``lock =
-  threading.Lock()`` at module level, the common case) is therefore under control. The
-  replacements behave like ordinary locks for every caller but the student's own code.
+* :func:`install` (before the submission is imported) replaces ``threading.Lock``,
+  ``RLock``, ``Semaphore``, ``BoundedSemaphore`` and ``Event`` by controlled versions,
+  and wraps ``Thread.start``/``Thread.join`` and ``time.sleep``. A lock created at import
+  time (``lock = threading.Lock()`` at module level, the common case) is therefore under
+  control. The replacements behave like ordinary ones for every caller but the student's
+  own code.
 * Inside :meth:`Scheduler.run`, every thread the student starts waits for the baton
   before running; exactly one thread holds it. Switch points are: reads and writes of the
-  module's shared globals (names some function assigns with ``global``), lock acquire and
-  release, ``Thread.start``, ``Thread.join``, ``time.sleep``, and a thread's end. Between
+  module's shared globals (names some function assigns with ``global``), lock and
+  semaphore acquire and release, ``Event.wait``/``set``, ``Thread.start``,
+  ``Thread.join``, ``time.sleep``, and a thread's end. (``threading.Condition`` is not
+  controlled yet: a thread waiting on one blocks the run, reported as "stuck".) Between
   switch points a thread's steps touch only its own locals, so nothing is lost by not
   switching there. Opcode events of a trace function restricted to the submission's code
   objects find the reads and writes (``sys.settrace``; on 3.12+ it is served by
@@ -48,6 +51,7 @@ _REAL_RLOCK = threading.RLock
 _REAL_START = threading.Thread.start
 _REAL_JOIN = threading.Thread.join
 _REAL_SLEEP = time.sleep
+_REAL_EVENT = threading.Event
 
 _active: Scheduler | None = None
 _student_file: str | None = None
@@ -156,6 +160,96 @@ class SchedRLock(SchedLock):
         return True
 
 
+class SchedSemaphore:
+    """``threading.Semaphore`` for student code (``BoundedSemaphore`` below)."""
+
+    _real_class = threading.Semaphore
+
+    def __init__(self, value: int = 1) -> None:
+        if value < 0:
+            raise ValueError("semaphore initial value must be >= 0")
+        self._real = self._real_class(value)
+        self._value = self._initial = value
+        SchedLock._count += 1
+        self.label = f"semaphore#{SchedLock._count}"
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        if not SchedLock._scheduled():
+            return self._real.acquire(blocking, timeout)
+        sched = _active
+        me = sched.current_state()
+        sched.point("acquire", self.label)
+        if self._value == 0:
+            if not blocking or timeout is not None:
+                return False
+            sched.block(me, lambda: self._value > 0, f"acquire {self.label}")
+        self._value -= 1
+        sched.event(me, "acquired", self.label)
+        return True
+
+    __enter__ = acquire
+
+    def release(self, n: int = 1) -> None:
+        if _active is None or _active.current_state() is None:
+            self._real.release(n)
+            return
+        if self._bounded() and self._value + n > self._initial:
+            raise ValueError("Semaphore released too many times")
+        self._value += n
+        sched = _active
+        sched.event(sched.current_state(), "released", self.label)
+        sched.point("release", self.label)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _bounded(self) -> bool:
+        return False
+
+
+class SchedBoundedSemaphore(SchedSemaphore):
+    _real_class = threading.BoundedSemaphore
+
+    def _bounded(self) -> bool:
+        return True
+
+
+class SchedEvent:
+    """``threading.Event`` for student code: ``wait()`` blocks until another thread
+    ``set()``s it; ``wait(timeout)`` only polls (the grader does not simulate time)."""
+
+    def __init__(self) -> None:
+        self._real = _REAL_EVENT()
+        self._flag = False
+        SchedLock._count += 1
+        self.label = f"event#{SchedLock._count}"
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        self._flag = True
+        self._real.set()
+        sched = _active
+        if SchedLock._scheduled():
+            sched.event(sched.current_state(), "set", self.label)
+            sched.point("release", self.label)
+
+    def clear(self) -> None:
+        self._flag = False
+        self._real.clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not SchedLock._scheduled():
+            return self._real.wait(timeout)
+        sched = _active
+        me = sched.current_state()
+        sched.point("acquire", self.label)
+        if not self._flag and timeout is None:
+            sched.block(me, lambda: self._flag, f"wait for {self.label}")
+        return self._flag
+
+
 def _start(self: threading.Thread) -> None:
     sched = _active
     if sched is None or sched.current_state() is None:
@@ -206,6 +300,9 @@ def install(student_file: str) -> None:
     _student_file = student_file
     threading.Lock = SchedLock  # type: ignore[misc]
     threading.RLock = SchedRLock  # type: ignore[misc]
+    threading.Semaphore = SchedSemaphore  # type: ignore[misc]
+    threading.BoundedSemaphore = SchedBoundedSemaphore  # type: ignore[misc]
+    threading.Event = SchedEvent  # type: ignore[misc]
     threading.Thread.start = _start  # type: ignore[method-assign]
     threading.Thread.join = _join  # type: ignore[method-assign]
     time.sleep = _sleep
@@ -315,6 +412,8 @@ class Scheduler:
     def end(self, state: ThreadState) -> None:
         sys.settrace(None)
         state.done = True
+        # The OS reuses a finished thread's ident for the next thread: forget this one.
+        self.by_thread.pop(threading.get_ident(), None)
         self.event(state, "finished", "")
         if self.outcome is None:
             self._switch(state, "end", state.name, leaving=True)
