@@ -691,7 +691,7 @@ def preemptions(decisions: list[dict[str, Any]]) -> int:
 
 def _bad(result: dict[str, Any], reference: Any) -> bool:
     kind = result["outcome"]["kind"]
-    if kind in ("deadlock", "raised", "stuck"):
+    if kind in ("deadlock", "raised", "stuck", "step_limit"):
         return True
     return kind == "returned" and result.get("value") != reference
 

@@ -172,6 +172,11 @@ def test_race_free(runs):
              f"something other than a threading.Lock/RLock, a Thread's join() or "
              f"time.sleep(), which the grader cannot schedule. Use threading.Thread and "
              f"threading.Lock as in the lecture.")
+    if outcome["kind"] == "step_limit":
+        lose(f"run_workers({SEARCH_THREADS}) never finished when its threads were switched in "
+             f"a particular order: a thread kept reading shared state in a loop (busy "
+             f"waiting) while the thread it waited for could not run. Wait with "
+             f"Thread.join(), a Lock or an Event instead of a loop.")
     if outcome["kind"] == "raised":
         when = ("" if search["verdict"] == "error"
                 else " when its threads ran in another order")
