@@ -33,7 +33,7 @@ def test_solution_full_marks_and_stub_zero(assignment, tmp_path):
 @pytest.mark.timeout(600)
 def test_correct_counter_variants_full_marks(tmp_path):
     """Other correct ways to write the counter (try/finally, RLock, a lock passed in, a lock
-    on a class, locked reads) get full marks too."""
+    on a class, locked reads, a semaphore, a condition) get full marks too."""
     folders = sorted(p for p in (ROOT / "tests" / "correct" / "thread_counter").iterdir()
                      if p.is_dir())
     results = grade("thread_counter", folders, tmp_path / "out")

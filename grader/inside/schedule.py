@@ -9,21 +9,21 @@ way every time, and replayed as a story the student can read.
 How:
 
 * :func:`install` (before the submission is imported) replaces ``threading.Lock``,
-  ``RLock``, ``Semaphore``, ``BoundedSemaphore`` and ``Event`` by controlled versions,
-  and wraps ``Thread.start``/``Thread.join`` and ``time.sleep``. A lock created at import
+  ``RLock``, ``Semaphore``, ``BoundedSemaphore``, ``Event`` and ``Condition`` by
+  controlled versions, and wraps ``Thread.start``/``Thread.join`` and ``time.sleep``.
+  A lock created at import
   time (``lock = threading.Lock()`` at module level, the common case) is therefore under
   control. The replacements behave like ordinary ones for every caller but the student's
   own code.
 * Inside :meth:`Scheduler.run`, every thread the student starts waits for the baton
   before running; exactly one thread holds it. Switch points are: reads and writes of the
   module's shared globals (names some function assigns with ``global``), lock and
-  semaphore acquire and release, ``Event.wait``/``set``, ``Thread.start``,
-  ``Thread.join``, ``time.sleep``, and a thread's end. (``threading.Condition`` is not
-  controlled yet: a thread waiting on one blocks the run, reported as "stuck".) Between
-  switch points a thread's steps touch only its own locals, so nothing is lost by not
-  switching there. Opcode events of a trace function restricted to the submission's code
-  objects find the reads and writes (``sys.settrace``; on 3.12+ it is served by
-  ``sys.monitoring``).
+  semaphore acquire and release, ``Event.wait``/``set``, ``Condition.wait``,
+  ``Thread.start``, ``Thread.join``, ``time.sleep``, and a thread's end. Timeouts are not
+  simulated: a timed wait is an untimed one. Between switch points a thread's steps touch
+  only its own locals, so nothing is lost by not switching there. The reads and writes
+  are found by opcode events restricted to the submission's code objects: a trace
+  function's on 3.10/3.11, ``sys.monitoring`` instruction events on 3.12+.
 * At a switch point with more than one runnable thread the :class:`Chooser` decides. A
   choice that leaves a runnable thread for another is a *preemption*; the search bounds
   their number. With no runnable thread at all, the run is a deadlock.
@@ -52,6 +52,7 @@ _REAL_START = threading.Thread.start
 _REAL_JOIN = threading.Thread.join
 _REAL_SLEEP = time.sleep
 _REAL_EVENT = threading.Event
+_REAL_CONDITION = threading.Condition
 
 _active: Scheduler | None = None
 _student_file: str | None = None
@@ -250,6 +251,89 @@ class SchedEvent:
         return self._flag
 
 
+class SchedCondition:
+    """``threading.Condition`` for student code. ``wait()`` releases the lock, blocks until
+    another thread ``notify()``s, then takes the lock back; a timeout is not simulated
+    (a timed wait is an untimed one: nobody notifying is then reported as a deadlock)."""
+
+    def __init__(self, lock: Any = None) -> None:
+        self._lock = lock if lock is not None else SchedRLock()
+        self._real = _REAL_CONDITION(self._lock)
+        self._waiters: list[list[bool]] = []
+        SchedLock._count += 1
+        self.label = f"condition#{SchedLock._count}"
+
+    def _mine(self, depth: int = 3) -> bool:
+        """Called by the student's code (``depth`` frames up) while a scheduler runs."""
+        return (isinstance(self._lock, SchedLock) and _active is not None
+                and _active.current_state() is not None and _from_student(depth))
+
+    def acquire(self, *args: Any) -> bool:
+        if self._mine():
+            return self._lock._sched_acquire(args[0] if args else True)
+        return self._lock.acquire(*args)
+
+    def __enter__(self) -> bool:
+        if self._mine():
+            return self._lock._sched_acquire(True)
+        return self._lock.__enter__()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self._mine():
+            return self._real.wait(timeout)
+        return self._sched_wait()
+
+    def _sched_wait(self) -> bool:
+        sched = _active
+        me = sched.current_state()
+        lock = self._lock
+        if lock._owner is not me:
+            raise RuntimeError("cannot wait on un-acquired lock")
+        depth, lock._owner, lock._depth = lock._depth, None, 0
+        token = [False]
+        self._waiters.append(token)
+        sched.event(me, "waits on", self.label)
+        sched.block(me, lambda: token[0], f"be notified on {self.label}")
+        sched.block(me, lambda: lock._owner is None, f"acquire {lock.label}", lock=lock)
+        lock._owner, lock._depth = me, depth
+        sched.event(me, "woke up on", self.label)
+        return True
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float | None = None) -> Any:
+        if not self._mine():
+            return self._real.wait_for(predicate, timeout)
+        result = predicate()
+        while not result:
+            self._sched_wait()
+            result = predicate()
+        return result
+
+    def notify(self, n: int = 1) -> None:
+        if not self._mine():
+            self._real.notify(n)
+            return
+        self._wake(n)
+
+    def notify_all(self) -> None:
+        if not self._mine():
+            self._real.notify_all()
+            return
+        self._wake(len(self._waiters))
+
+    def _wake(self, n: int) -> None:
+        for token in self._waiters[:n]:
+            token[0] = True
+        del self._waiters[:n]
+        sched = _active
+        sched.event(sched.current_state(), "notified", self.label)
+
+
 def _start(self: threading.Thread) -> None:
     sched = _active
     if sched is None or sched.current_state() is None:
@@ -303,6 +387,7 @@ def install(student_file: str) -> None:
     threading.Semaphore = SchedSemaphore  # type: ignore[misc]
     threading.BoundedSemaphore = SchedBoundedSemaphore  # type: ignore[misc]
     threading.Event = SchedEvent  # type: ignore[misc]
+    threading.Condition = SchedCondition  # type: ignore[misc]
     threading.Thread.start = _start  # type: ignore[method-assign]
     threading.Thread.join = _join  # type: ignore[method-assign]
     time.sleep = _sleep
@@ -375,7 +460,7 @@ class Scheduler:
         self.states: list[ThreadState] = []
         self.by_thread: dict[int, ThreadState] = {}
         self.current: ThreadState | None = None
-        self.cv = threading.Condition(_REAL_LOCK())
+        self.cv = _REAL_CONDITION(_REAL_LOCK())
         self.decisions: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.steps = 0
