@@ -63,6 +63,7 @@ READS = {"LOAD_GLOBAL", "LOAD_NAME"}
 # a thread touches nothing another thread can see, so every distinct outcome is reachable
 # with preemptions at these points alone.
 PREEMPTIBLE = {"read", "write", "acquire"}
+MAX_THREADS = 64  # a search asks for a handful; more means the count was not honoured
 WRITES = {"STORE_GLOBAL", "STORE_NAME"}
 
 
@@ -339,6 +340,8 @@ def _start(self: threading.Thread) -> None:
     if sched is None or sched.current_state() is None:
         return _REAL_START(self)
     me = sched.current_state()
+    if len(sched.states) > MAX_THREADS:
+        sched._finish({"kind": "too_many_threads", "limit": MAX_THREADS})
     state = sched.add_thread(self)
     body = self.run
 
@@ -776,7 +779,7 @@ def preemptions(decisions: list[dict[str, Any]]) -> int:
 
 def _bad(result: dict[str, Any], reference: Any) -> bool:
     kind = result["outcome"]["kind"]
-    if kind in ("deadlock", "raised", "stuck", "step_limit"):
+    if kind in ("deadlock", "raised", "stuck", "step_limit", "too_many_threads"):
         return True
     return kind == "returned" and result.get("value") != reference
 
