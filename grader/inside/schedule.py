@@ -831,7 +831,7 @@ def explore(module: Any, n: int, bound: int = 2, max_runs: int = 3000,
                             "elapsed": time.monotonic() - started}
                 frontier.append((run, trial))
     stats["complete"] = True
-    if pct_runs:
+    if pct_runs and first["decisions"]:  # no decision at all: no concurrency to sample
         rng = random.Random(seed)
         threads = pct_threads or n
         steps = max(1, len(first["decisions"]) * max(1, threads // max(n, 1)))

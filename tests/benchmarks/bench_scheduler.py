@@ -1,66 +1,64 @@
 """Benchmark: the kit's controlled scheduler against two PyPI interleaving testers.
 
-Run (Python 3.12 for all three tools on one interpreter version)::
+Run: ``~/.pyenv/versions/3.12.1/bin/python tests/benchmarks/bench_scheduler.py [--quick]``
+(3.12: all three tools on one interpreter version). Not a pytest test (``bench_*.py``
+is not collected). It creates, if missing, a Python 3.12 venv in ``~/.cache/kit-bench-venv``
+(``$KIT_BENCH_VENV``) with ``interleave-test 0.1.0`` and ``frontrun 0.7.0``, then asks
+each tool, for every counter submission (corpus mutants described in ``expected.json``,
+correct variants, the solution): can an update of ``num`` be lost? Truth: ``deadlock``/
+``racy`` when the mutant loses ``race_free`` with an explanation saying "deadlock"/"lost";
+else ``race-free`` (``ignores_n`` loses it for starting over 64 threads; its lock is right).
 
-    ~/.pyenv/versions/3.12.1/bin/python tests/benchmarks/bench_scheduler.py [--quick]
+How each tool is asked:
 
-Not a pytest test (``bench_*.py`` is not collected). It creates, if missing, a Python
-3.12 venv in ``~/.cache/kit-bench-venv`` (``$KIT_BENCH_VENV``) with ``interleave-test
-0.1.0`` and ``frontrun 0.7.0``, then asks each tool about every counter submission (the
-corpus mutants, the correct variants, the solution): can an update to ``num`` be lost?
-Truth: ``racy``/``deadlock`` for mutants whose ``expected.json`` loses ``race_free``
-(``deadlock`` when that explanation says so), else ``race-free``.
-
-How each tool is asked (``N = 2`` threads for all, the size our exhaustive search uses):
-
-* ours: ``grader.sandbox.run("counter_search", ...)`` with :data:`PARAMS` (exhaustive
-  search within 2 preemptions of ``run_workers(2)``, then 30 PCT runs of
+* ours: ``grader.sandbox.run("counter_search", ...)`` with :data:`PARAMS` (every
+  schedule of ``run_workers(2)`` within 2 preemptions, then 30 PCT runs of
   ``run_workers(4)``). Time: the search's own ``elapsed``; ``wall`` adds the sandbox.
-* the PyPI tools run in a subprocess of the venv (this file, ``--harness TOOL FILE``),
-  killed after :data:`TIMEOUT` s ("hang"); time: both explorations, measured inside.
-  Each gets a fresh module per execution (the source exec'd under the real file name
-  while the tool's patches are active, so even an import-time lock is the tool's), and
-  ``worker`` wrapped so that an exception ends only that call, as it ends only its
-  thread under ``threading`` (the exception names are listed in the notes). Like ours,
-  each first takes the reference outcome from one run without preemption, then searches
-  for a run whose outcome differs: a verdict independent of what the sum "should" be.
-* interleave-test: the model ``m = fresh module (inside it.no_interleave()); v =
-  m.run_workers(N); assert (v, m.num) == reference``; reference from
-  ``explore(model, iterations=1, strategy=NonPreemptive())`` (a documented custom
-  ``Strategy``), search ``explore(model, strategy="dfs", max_preemptions=2,
+* the PyPI tools: in a subprocess of the venv (this file, ``--harness TOOL FILE``),
+  killed after :data:`TIMEOUT` s ("timeout"); time: their explorations, measured inside.
+  Each execution gets a fresh module (the source exec'd under its real file name while
+  the tool's patches are active, so an import-time lock is the tool's), its ``worker``
+  wrapped so that an exception ends only that call, as it ends only its thread under
+  ``threading`` (noted as "worker raised"). Like ours, each takes the reference outcome
+  from one run without preemption, then searches for a run whose outcome differs.
+* interleave-test, ``N = 2`` (3 threads take minutes to prove): model ``m = fresh module
+  (in it.no_interleave()); v = m.run_workers(N); assert (v, m.num) == reference``;
+  reference: ``explore(model, iterations=1, strategy=NonPreemptive())`` (a custom
+  ``Strategy``); search: ``explore(model, strategy="dfs", max_preemptions=2,
   iterations=10**6, include=[the submission])``. ``RaceFound`` from our assertion is
-  "racy", ``DeadlockError`` "deadlock", ``HangError`` "hang", a pass "race-free".
-* frontrun, under its CLI (``frontrun python ...``, as its docs require): it schedules
-  only the threads it starts itself, so its workers are ``worker(0)``..``worker(N-1)``
-  on ``setup()`` = a fresh module; reference from ``explore(..., preemption_bound=0,
-  max_executions=1)``, search ``explore(..., invariant=num == reference)`` with the
-  defaults (DPOR, preemption bound 2) and ``reproduce_on_failure=0`` (replaying the
-  counterexample is not needed for a verdict). ``property_holds`` False is "racy" (or
-  "deadlock" when its explanation says so), None is "inconclusive".
+  "racy", ``DeadlockError`` "deadlock", ``HangError`` "hang".
+* frontrun, ``N = 3`` (with 2 it misses ``read_outside_lock`` even unbounded: losing
+  ``worker(0)``'s +0 shows nothing), under its CLI (``frontrun python``, as its docs
+  require). It schedules only the threads it starts: workers ``worker(0)``..
+  ``worker(N-1)`` on ``setup()`` = a fresh module; reference: ``explore(...,
+  preemption_bound=0, max_executions=1)``; search: ``explore(..., invariant=num ==
+  reference)``, defaults (DPOR, preemption bound 2) but ``reproduce_on_failure=0``.
+  ``property_holds`` False: "racy" ("deadlock" if it explains so); None: "inconclusive".
 
-Observed limitations (interleave-test 0.1.0, frontrun 0.7.0, CPython 3.12.1; reproduce
-the first two with ``--naive import-once``, the fourth with ``--naive run-workers``):
+Observed (interleave-test 0.1.0, frontrun 0.7.0, CPython 3.12.1; ``--naive import-once``
+and ``--naive run-workers`` reproduce the naive harnesses):
 
 * interleave-test, module imported once before ``explore`` (the plain way): an
-  import-time ``threading.Lock`` is a real lock, which blocks the OS thread of a worker
-  the scheduler has switched away from: each locked submission ends in ``HangError``
-  after its 30 s per-schedule timeout. Inside workers ``threading.current_thread()``
-  raises ``AssertionError: Thread.__init__() not called`` (its threads are bare
-  ``_thread`` threads). Its DFS switches at every opcode: proving a 2-thread counter
-  takes thousands of schedules. A serialized ``join_in_start_loop`` is race-free for it
-  (right for this question; no tool here flags the lost concurrency).
-* frontrun, module imported once: a lock that predates its patching makes locked
-  versions "inconclusive" (the execution times out after ``deadlock_timeout`` = 5 s).
-* frontrun: a worker blocked forever on a lock its holder never released (the holder
-  ended) is not a wait-for cycle: "inconclusive" after 5 s, not "deadlock". Workers that
-  wait for an ``Event`` set by ``run_workers`` never start (inconclusive), and a worker
-  taking its lock as an argument from ``run_workers`` raises (a vacuous pass).
-* frontrun with ``workers=[run_workers(N)]``: the threads started by the code under test
-  run unscheduled, one interleaving is explored, and racy versions pass.
+  import-time lock is a real lock, which blocks the OS thread of a worker the scheduler
+  switched away from: ``HangError`` after 36 s (its 30 s per-schedule timeout). In a
+  worker ``threading.current_thread()`` raises ``AssertionError: Thread.__init__() not
+  called`` (bare ``_thread`` threads): such a worker passes only vacuously. Its DFS
+  switches at every opcode: a proof takes thousands of schedules and seconds to a
+  minute. Like ours, it calls the serialized ``join_in_start_loop`` race-free (true: the
+  kit's overlap check, not a race search, catches that mistake).
+* frontrun, module imported once: a lock older than its patching makes locked versions
+  "inconclusive" (an execution times out after its 5 s ``deadlock_timeout``). With
+  ``workers=[run_workers(N)]``, the threads the code under test starts run unscheduled:
+  one interleaving, and racy versions pass.
+* frontrun, worker-level (used here): a worker blocked on a lock that its holder, now
+  ended, never released is no wait-for cycle: "inconclusive" after 5 s. Workers waiting
+  for an ``Event`` or a ``Condition`` flag that only ``run_workers`` sets: "inconclusive".
+  Mistakes in ``run_workers`` are out of its sight (``join_in_start_loop``'s unlocked
+  worker is "racy"); a worker given its lock by ``run_workers`` raises: a vacuous pass.
 
-Printed: one row per submission, then per tool the right verdicts, and our time to the
-first counterexample (racy, deadlock) and to the proof (race-free) as ratios to the
-fastest other tool that was right there ("n/a" when none was), with sums.
+Printed: a row per submission; per tool the right verdicts and total wall time; our time
+to the first counterexample (racy, deadlock) and to the proof (race-free) as ratios to
+the fastest other tool that was right ("n/a" when none was), with sums.
 """
 
 from __future__ import annotations
@@ -73,6 +71,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -82,8 +81,8 @@ CORPUS = ROOT / "tests" / "corpus" / "thread_counter"
 VENV = Path(os.environ.get("KIT_BENCH_VENV", "~/.cache/kit-bench-venv")).expanduser()
 PINS = {"interleave-test": "0.1.0", "frontrun": "0.7.0"}
 TOOLS = list(PINS)
-N = 2
-TIMEOUT = 40.0
+SIZES = {"interleave-test": 2, "frontrun": 3}  # run_workers(N) / worker(0..N-1)
+TIMEOUT = 60.0
 PARAMS = {"threads": 2, "bound": 2, "budget": 8.0, "seed": 20261125, "pct_runs": 30,
           "pct_threads": 4}
 QUICK = ["no_lock", "lock_never_released", "join_in_start_loop", "solution"]
@@ -91,38 +90,43 @@ QUICK = ["no_lock", "lock_never_released", "join_in_start_loop", "solution"]
 
 # --- the harness, run by the venv's Python ------------------------------------------------
 
-def load(path: str, raised: set[str]) -> types.ModuleType:
+def load(path: str, raised: dict[int, str]) -> types.ModuleType:
     """A fresh copy of the submission; its ``worker`` ends quietly on an exception."""
     module = types.ModuleType("counter")
     module.__file__ = path
     exec(compile(Path(path).read_text(), path, "exec"), module.__dict__)
-    inner = module.worker
+    # Bound here: `threading.get_ident()` called in the wrapper made frontrun explore 754
+    # interleavings of local_not_global instead of 8.
+    inner, ident = module.worker, threading.get_ident
 
     def worker(*args, **kwargs):
         try:
             return inner(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - what threading does with it
-            raised.add(type(exc).__name__)
+            if type(exc).__module__.startswith(("frontrun", "interleave_test")):
+                raise  # the tool's own control flow
+            # One key per thread: no shared write for a tool to interleave on.
+            raised[ident()] = type(exc).__name__
 
     module.worker = worker
     return module
 
 
-def harness_interleave(path: str, naive: str) -> dict:
+def harness_interleave(path: str, naive: str, n: int) -> dict:
     import interleave_test as it
 
     class NonPreemptive(it.Strategy):
         def pick(self, runnable, current, index):
             return current if current is not None else runnable[0]
 
-    raised: set[str] = set()
+    raised: dict[int, str] = {}
     once = load(path, raised) if naive == "import-once" else None
     seen: list = []
 
     def model():
         with it.no_interleave():
             m = once or load(path, raised)
-        value = m.run_workers(N)
+        value = m.run_workers(n)
         outcome = (repr(value), repr(m.num))
         seen.append(outcome)
         assert not check or outcome == seen[0], f"{outcome} != {seen[0]}"
@@ -137,22 +141,21 @@ def harness_interleave(path: str, naive: str) -> dict:
                             **opts)
         out.update(verdict="race-free", runs=1 + result.schedules_run,
                    note=f"exhausted={result.exhausted}")
-    except it.DeadlockError:
-        out["verdict"] = "deadlock"
-    except it.HangError:
-        out["verdict"] = "hang"
+    except (it.DeadlockError, it.HangError) as err:
+        out["verdict"] = "deadlock" if isinstance(err, it.DeadlockError) else "hang"
+        out["note"] = str(err).splitlines()[0][:120]
     except it.RaceFound as err:
         cause = err.failure.exception
         out["verdict"] = "racy" if check and isinstance(cause, AssertionError) else "error"
         out["note"] = f"{type(cause).__name__}: {cause}"[:120]
-    out["raised"] = sorted(raised)
+    out["raised"] = sorted(set(raised.values()))
     return out
 
 
-def harness_frontrun(path: str, naive: str) -> dict:
+def harness_frontrun(path: str, naive: str, n: int) -> dict:
     import frontrun
 
-    raised: set[str] = set()
+    raised: dict[int, str] = {}
     once = load(path, raised) if naive == "import-once" else None
 
     def setup():
@@ -161,9 +164,9 @@ def harness_frontrun(path: str, naive: str) -> dict:
         return m
 
     if naive == "run-workers":
-        workers = [lambda m: m.run_workers(N)]
+        workers = [lambda m: m.run_workers(n)]
     else:
-        workers = [lambda m, i=i: m.worker(i) for i in range(N)]
+        workers = [lambda m, i=i: m.worker(i) for i in range(n)]
     seen: list = []
 
     def note(m):
@@ -179,16 +182,15 @@ def harness_frontrun(path: str, naive: str) -> dict:
         runs += result.num_explored
     verdict = {True: "race-free", False: "racy", None: "inconclusive"}[result.property_holds]
     text = result.explanation or ""
-    if result.property_holds is False and "eadlock" in text:
-        verdict = "deadlock"
+    verdict = "deadlock" if verdict == "racy" and "eadlock" in text else verdict
     return {"verdict": verdict, "runs": runs, "note": " ".join(text.split())[:120],
-            "raised": sorted(raised)}
+            "raised": sorted(set(raised.values()))}
 
 
 def harness_main(tool: str, path: str, naive: str) -> None:
     started = time.monotonic()
     fn = harness_interleave if tool == "interleave-test" else harness_frontrun
-    out = fn(path, naive)
+    out = fn(path, naive, SIZES[tool])
     out["seconds"] = time.monotonic() - started
     print("RESULT " + json.dumps(out), flush=True)
     os._exit(0)  # threads a tool could not stop must not keep the process alive
@@ -203,10 +205,9 @@ def submissions(quick: bool) -> list[tuple[str, Path, str]]:
         entry = expected.get(folder.name)
         if entry is None:
             continue  # not described yet: no truth to score against
-        truth = "race-free"
-        if "race_free" in entry["lost"]:
-            says = entry.get("says", {}).get("race_free", "")
-            truth = "deadlock" if "deadlock" in says else "racy"
+        says = entry.get("says", {}).get("race_free", "") if "race_free" in entry["lost"] else ""
+        # Lost for another reason (e.g. too many threads to search): race-free all the same.
+        truth = "deadlock" if "deadlock" in says else "racy" if "lost" in says else "race-free"
         subs.append((folder.name, folder, truth))
     for folder in sorted((ROOT / "tests" / "correct" / "thread_counter").iterdir()):
         if (folder / "counter.py").is_file():
@@ -217,8 +218,7 @@ def submissions(quick: bool) -> list[tuple[str, Path, str]]:
 
 def ensure_venv() -> Path:
     python = VENV / "bin" / "python"
-    probe = "import importlib.metadata as m; print(m.version('interleave-test'), " \
-            "m.version('frontrun'))"
+    probe = f"import importlib.metadata as m; print(*map(m.version, {list(PINS)}))"
     if python.exists():
         done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
         if done.stdout.split() == list(PINS.values()):
@@ -245,19 +245,18 @@ def run_tool(python: Path, tool: str, folder: Path, naive: str) -> dict:
                             stdin=subprocess.DEVNULL, start_new_session=True, text=True)
     try:
         stdout, stderr = proc.communicate(timeout=TIMEOUT)
-        hung = False
     except subprocess.TimeoutExpired:
-        hung = True
+        stdout = stderr = None
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # the group: frontrun's CLI starts a child
     except OSError:
         pass
-    if hung:
+    if stdout is None:
         proc.communicate()
-        wall = time.monotonic() - started
-        return {"verdict": "hang", "seconds": wall, "wall": wall,
-                "note": f"killed after {TIMEOUT:g} s"}
     wall = time.monotonic() - started
+    if stdout is None:
+        return {"verdict": "timeout", "seconds": wall, "wall": wall,
+                "note": f"killed after {TIMEOUT:g} s"}
     line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         return {"verdict": "crash", "seconds": wall, "wall": wall,
@@ -266,7 +265,6 @@ def run_tool(python: Path, tool: str, folder: Path, naive: str) -> dict:
 
 
 def run_ours(folder: Path) -> dict:
-    sys.path.insert(0, str(ROOT))
     from grader import sandbox
 
     started = time.monotonic()
@@ -279,7 +277,7 @@ def run_ours(folder: Path) -> dict:
     kind = (search.get("counterexample") or {}).get("outcome", {}).get("kind")
     verdict = {"ok": "race-free"}.get(search["verdict"]) or {
         "returned": "racy", "deadlock": "deadlock", "stuck": "hang"}.get(kind, "error")
-    note = "" if search["verdict"] == "ok" else f"{search['verdict']}: {kind}"
+    note = "" if search["verdict"] == "ok" else str(kind)
     return {"verdict": verdict, "seconds": search["elapsed"], "wall": wall,
             "runs": search.get("runs"), "note": note}
 
@@ -298,13 +296,13 @@ def main() -> None:
     if args.harness:
         return harness_main(*args.harness, args.naive)
     python = ensure_venv()
+    sys.path.insert(0, str(ROOT))  # our grader: only `grader` and the stdlib are needed
     print(f"python {sys.version.split()[0]} (ours); venv {python}: "
-          + ", ".join(f"{k} {v}" for k, v in PINS.items()) + f"; N={N}, timeout {TIMEOUT:g} s"
+          + ", ".join(f"{k} {v}" for k, v in PINS.items()) + f"; N={SIZES}, timeout {TIMEOUT:g} s"
           + ("" if args.naive == "no" else f"; naive harness: {args.naive}"))
     head = (f"{'submission':28} {'truth':9} | {'ours':9} {'search':>7} {'wall':>6} | "
             f"{'interleave':11} {'s':>6} | {'frontrun':12} {'s':>6}")
-    print(head)
-    print("-" * len(head))
+    print(f"{head}\n{'-' * len(head)}")
     rows, notes = [], []
     for name, folder, truth in submissions(args.quick):
         res = {"ours": run_ours(folder)}
@@ -319,10 +317,11 @@ def main() -> None:
             text = r.get("note") or ""
             if r.get("raised"):
                 text = f"worker raised {', '.join(r['raised'])}; {text}"
-            if r["verdict"] != truth and text:
-                notes.append(f"  {name} [{tool}] {r['verdict']}: {text}")
+            if r["verdict"] != truth or r.get("raised"):
+                mark = "wrong" if r["verdict"] != truth else "right"
+                notes.append(f"  {name} [{tool}] {mark}, {r['verdict']}: {text}"[:150])
     if notes:
-        print("\nwrong verdicts, as the tools explain them:")
+        print("\nwrong verdicts and workers that raised, as the tools explain them:")
         print("\n".join(notes))
     print(f"\nright verdicts (of {len(rows)}):")
     for tool in ["ours", *TOOLS]:
@@ -332,7 +331,7 @@ def main() -> None:
     print("\nours / fastest other tool that was right (search time):")
     for label, group in [("time to first counterexample", ("racy", "deadlock")),
                          ("time to proof", ("race-free",))]:
-        mine = best = 0.0
+        mine = best = mine_it = its = 0.0
         cells, slower = [], []
         for name, truth, res in rows:
             if truth not in group:
@@ -344,12 +343,15 @@ def main() -> None:
             if right and other is not None:
                 mine, best = mine + res["ours"]["seconds"], best + other
             it = res["interleave-test"]
-            if right and it["verdict"] == truth and res["ours"]["seconds"] > it["seconds"]:
-                slower.append(name)
+            if right and it["verdict"] == truth:
+                mine_it, its = mine_it + res["ours"]["seconds"], its + it["seconds"]
+                if res["ours"]["seconds"] > it["seconds"]:
+                    slower.append(name)
         print(f"  {label}: " + ", ".join(cells))
-        print(f"    sum where compared: ours {mine:.3f} s, best other {best:.3f} s, "
-              f"ratio {ratio(mine, best if best else None)}; slower than interleave-test "
-              f"where both right: {', '.join(slower) or 'none'}")
+        print(f"    sums: ours {mine:.3f} s / best other {best:.3f} s = "
+              f"{ratio(mine, best or None)}; ours {mine_it:.3f} s / interleave-test "
+              f"{its:.3f} s = {ratio(mine_it, its or None)} where both right, slower on: "
+              f"{', '.join(slower) or 'none'}")
 
 
 if __name__ == "__main__":
