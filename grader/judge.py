@@ -174,6 +174,11 @@ def describe(run: Run, module: str) -> str:
     return describe_stuck(run, module)
 
 
+def group(runs: dict[str, Run], name: str) -> dict[str, Run]:
+    """The runs of scenario ``name`` by start method (suite keys are "name/method")."""
+    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
+
+
 def judged(runs: dict[str, Run], module: str, default: str = "fork") -> Iterator[Run]:
     """The runs a semantic check judges.
 

@@ -95,16 +95,12 @@ def _pool_state(entry: dict[str, Any], grace: float) -> dict[str, Any]:
     state = str(getattr(pool, "_state", "?"))
     workers = [w for w in getattr(pool, "_pool", []) if hasattr(w, "is_alive")]
     end = time.monotonic() + grace
-    alive = []
-    if state != "RUN":
-        # A closed pool's workers leave by themselves: give them a moment.
-        while True:
-            alive = [_worker_id(w) for w in workers if w.is_alive()]
-            if not alive or time.monotonic() >= end:
-                break
-            time.sleep(0.02)
-    else:
+    while True:
         alive = [_worker_id(w) for w in workers if w.is_alive()]
+        # A closed pool's workers leave by themselves: give them a moment.
+        if not alive or state == "RUN" or time.monotonic() >= end:
+            break
+        time.sleep(0.02)
     return {"class": entry["class"], "processes": entry["processes"], "state": state,
             "alive_workers": alive, "created": entry["phase"]}
 

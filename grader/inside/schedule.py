@@ -697,9 +697,13 @@ def _student_frame():
     return frame
 
 
-def _value(frame, name: str) -> Any:
-    value = frame.f_globals.get(name, frame.f_builtins.get(name))
+def _plain(value: Any) -> Any:
+    """A value for the JSON report: built-in scalars as they are, anything else as repr."""
     return value if type(value) in (int, float, str, bool, type(None)) else repr(value)[:50]
+
+
+def _value(frame, name: str) -> Any:
+    return _plain(frame.f_globals.get(name, frame.f_builtins.get(name)))
 
 
 def shared_globals(module: Any) -> set[str]:
@@ -737,8 +741,7 @@ def execute(module: Any, n: int, chooser: Chooser, timeout: float = 5.0) -> dict
         sched.shared_names = shared_globals(module)
         try:
             value = sched.run(module.run_workers, n)
-            value = (value if type(value) in (int, float, type(None)) else repr(value)[:50],
-                     _value_of(module, "num"))
+            value = (_plain(value), _plain(getattr(module, "num", None)))
         except BaseException as exc:  # noqa: BLE001 - report whatever the student raised
             sched.outcome = {"kind": "raised", "type": type(exc).__name__,
                              "message": str(exc)[:300]}
@@ -768,10 +771,6 @@ def execute(module: Any, n: int, chooser: Chooser, timeout: float = 5.0) -> dict
         return {"outcome": {"kind": "stuck"}, "decisions": [], "events": []}
 
 
-def _value_of(module: Any, name: str) -> Any:
-    value = getattr(module, name, None)
-    return value if type(value) in (int, float, type(None)) else repr(value)[:50]
-
 
 def preemptions(decisions: list[dict[str, Any]]) -> int:
     return sum(1 for d in decisions if d["current_runnable"] and d["chosen"] != d["current"])
@@ -799,9 +798,18 @@ def explore(module: Any, n: int, bound: int = 2, max_runs: int = 3000,
     started = time.monotonic()
     first = execute(module, n, Chooser())
     stats = {"runs": 1, "complete": False, "bound": bound}
+
+    def verdict(kind: str, reference: Any, counterexample: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
+        out = {"verdict": kind, "reference": reference, **stats,
+               "elapsed": time.monotonic() - started}
+        if counterexample is not None:
+            out["counterexample"] = counterexample
+            out["schedule"] = [d["chosen"] for d in counterexample["decisions"]]
+        return out
+
     if first["outcome"]["kind"] != "returned":  # wrong without any preemption
-        return {"verdict": "error", "counterexample": first, "schedule": [], **stats,
-                "reference": None, "elapsed": time.monotonic() - started}
+        return verdict("error", None, first)
     reference = first["value"]
     frontier = [(first, [])]
     while frontier:
@@ -819,16 +827,11 @@ def explore(module: Any, n: int, bound: int = 2, max_runs: int = 3000,
                 if cost > bound:
                     continue
                 if stats["runs"] >= max_runs or time.monotonic() - started > budget:
-                    return {"verdict": "ok", "reference": reference, **stats,
-                            "elapsed": time.monotonic() - started}
+                    return verdict("ok", reference)
                 run = execute(module, n, Chooser(trial))
                 stats["runs"] += 1
                 if _bad(run, reference):
-                    schedule = [d2["chosen"] for d2 in run["decisions"]]
-                    shrunk, run = shrink(module, n, schedule, run, reference)
-                    return {"verdict": "bad", "counterexample": run, "schedule": shrunk,
-                            "reference": reference, **stats,
-                            "elapsed": time.monotonic() - started}
+                    return verdict("bad", reference, shrink(module, n, run, reference))
                 frontier.append((run, trial))
     stats["complete"] = True
     if pct_runs and first["decisions"]:  # no decision at all: no concurrency to sample
@@ -841,16 +844,12 @@ def explore(module: Any, n: int, bound: int = 2, max_runs: int = 3000,
             run = execute(module, threads, PCTChooser(rng.randrange(1 << 30), 3, steps))
             stats["runs"] += 1
             if _bad(run, pct_reference):
-                return {"verdict": "bad", "counterexample": run, "reference": pct_reference,
-                        "schedule": [d["chosen"] for d in run["decisions"]], **stats,
-                        "elapsed": time.monotonic() - started}
-    return {"verdict": "ok", "reference": reference, **stats,
-            "elapsed": time.monotonic() - started}
+                return verdict("bad", pct_reference, run)
+    return verdict("ok", reference)
 
 
-def shrink(module: Any, n: int, schedule: list[int], run: dict[str, Any],
-           reference: Any) -> tuple[list[int], dict[str, Any]]:
-    """Drop preemptions from a failing schedule while it still fails."""
+def shrink(module: Any, n: int, run: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """Drop preemptions from a failing run's schedule while it still fails."""
     improved = True
     while improved:
         improved = False
@@ -863,7 +862,6 @@ def shrink(module: Any, n: int, schedule: list[int], run: dict[str, Any],
             if _bad(candidate, reference) and (preemptions(candidate["decisions"])
                                                < preemptions(decisions)):
                 run = candidate
-                schedule = [x["chosen"] for x in candidate["decisions"]]
                 improved = True
                 break
-    return schedule, run
+    return run

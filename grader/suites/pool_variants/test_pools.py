@@ -12,7 +12,16 @@ if tasks overlap. The sandbox also records every ``multiprocessing.Pool`` create
 from __future__ import annotations
 
 from grader.inside.probes import task_result
-from grader.judge import START_METHODS, check, check_portable, describe, lose, value_list
+from grader.judge import (
+    START_METHODS,
+    check,
+    check_portable,
+    describe,
+    group,
+    judged,
+    lose,
+    value_list,
+)
 
 MODULE = "pools"
 PROCESSES = 3
@@ -47,10 +56,6 @@ for _v in VARIANTS:
                     "items": APPLY_ITEMS if _v == "apply" else ITEMS})
 SCENARIOS["square_cube/fork"] = dict(scenario="square_cube", start_method="fork",
                                      deadline=10, params={"xs": [-3, 0, 1, 2, 7, 12]})
-
-
-def group(runs, name):
-    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
 
 
 def call(variant):
@@ -97,8 +102,6 @@ def _check_values(run, variant, items):
 
 def _check_input_order(variant):
     def test(runs):
-        from grader.judge import judged
-
         for run in judged(group(runs, variant), MODULE):
             got, want = _check_values(run, variant, APPLY_ITEMS if variant == "apply" else ITEMS)
             if got != want:
@@ -121,8 +124,6 @@ test_map_async = check(2, "pool_map_async: right results, in input order")(
 
 @check(2, "pool_imap_unordered: right results, in completion order")
 def test_imap_unordered(runs):
-    from grader.judge import judged
-
     for run in judged(group(runs, "imap_unordered"), MODULE):
         got, _ = _check_values(run, "imap_unordered", ITEMS)
         end = {}
@@ -184,8 +185,6 @@ def test_processes(runs):
 
 @check(1, "pool_apply runs one task at a time (Pool.apply blocks)")
 def test_apply_blocks(runs):
-    from grader.judge import judged
-
     for run in judged(group(runs, "apply"), MODULE):
         records = sorted(tasks(run), key=lambda r: r["start"])
         overlap = any(r.get("peer_seen") for r in records) or any(

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import string
 
-from grader.judge import START_METHODS, check, check_portable, judged, lose, value_list
+from grader.judge import (
+    START_METHODS,
+    check,
+    check_portable,
+    describe,
+    group,
+    in_function,
+    judged,
+    lose,
+    main_stack,
+    value_list,
+)
 
 MODULE = "fanout"
 N, LENGTH = 4, 24
@@ -29,10 +40,6 @@ for _m in START_METHODS:
         params={"n": LARGE_N, "length": LARGE_LENGTH, "summarize": True},
         env={"KIT_BARRIER_N": LARGE_N, "KIT_BARRIER_TIMEOUT": BARRIER_TIMEOUT},
         deadline=BARRIER_TIMEOUT + 5)
-
-
-def group(runs, name):
-    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
 
 
 def call(n=N, length=LENGTH):
@@ -149,8 +156,6 @@ def test_joined(runs):
 @check(2, "no deadlock when results exceed the pipe buffer (1 MiB strings)")
 def test_large_payload(runs):
     """Only that fan_out returns: what it returns is judged by the other checks."""
-    from grader.judge import describe, in_function, main_stack
-
     large = group(runs, "large")
     default = large.get("fork") or next(iter(large.values()))
     if default.finished:
