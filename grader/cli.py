@@ -32,6 +32,8 @@ def _pytest_env(run_token: str) -> dict[str, str]:
            if not k.startswith(("PYTEST_", "KIT_", "PYTHON"))}
     env["PYTHONPATH"] = str(ROOT)
     env["KIT_RUN_TOKEN"] = run_token
+    # The machine is probed once per class, not once per student.
+    env["KIT_ISOLATION"] = sandbox.isolation().to_env()
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # Only the plugins the kit names: whatever else is installed cannot change a verdict.
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -109,9 +111,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
 
 
 def _isolation_words() -> str:
-    return {"pidns": "own session and PID namespace, killed as a whole after each check",
-            "pgroup": "own session; every process it started is killed after each check"}[
-        sandbox.isolation()]
+    return sandbox.isolation().summary()
 
 
 def _submissions(paths: list[str]) -> list[Path]:
@@ -150,6 +150,45 @@ def cmd_example(args: argparse.Namespace) -> int:
         broken |= any(r.kit_errors for r in results)
     print(f"reports written under {out}/<assignment>/")
     return 2 if broken else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    iso = sandbox.isolation(fresh=True)
+    print(doctor_report(iso))
+    return 0 if not iso.missing else 1
+
+
+def doctor_report(iso) -> str:
+    from grader import isolation as I
+
+    def line(ok: bool, what: str, why: str) -> str:
+        return f"  [{'x' if ok else ' '}] {what:28} {why}"
+
+    rows = [
+        line(iso.uid, "own uid per sandbox",
+             "students cannot signal or read the grader; RLIMIT_NPROC bounds their processes"),
+        line("pid" in iso.namespaces, "PID namespace",
+             "the kernel kills everything a sandbox left when its init ends"),
+        line("mount" in iso.namespaces and iso.root, "private root file system",
+             "hidden suites, solutions, other students and reports are not visible"),
+        line("net" in iso.namespaces, "network namespace", "no network from student code"),
+        line("ipc" in iso.namespaces and "uts" in iso.namespaces, "IPC and UTS namespaces",
+             "private System V IPC and host name"),
+        line(iso.cgroup is not None, f"cgroup limits ({iso.cgroup or 'none'})",
+             f"per sandbox: {I.TASKS_MAX} tasks, {I.MEMORY_MAX // 2**30} GiB memory, "
+             "fair CPU share"),
+    ]
+    limits = ", ".join(f"{k.removeprefix('RLIMIT_')} {v}" for k, v in
+                       sandbox.DEFAULT_LIMITS.items())
+    text = [iso.summary(), "", *rows, "", f"  rlimits in every sandbox: {limits}",
+            f"  wall limit per check: the check's deadline + {sandbox.GRACE:g} s"]
+    if iso.missing:
+        text += ["", "missing: " + "; ".join(iso.missing),
+                 "to get them: run the grader as root on Linux (not in a container without "
+                 "CAP_SYS_ADMIN), with cgroups mounted writable under /sys/fs/cgroup."]
+    else:
+        text += ["", "everything the kit can use is in force."]
+    return "\n".join(text)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -199,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"students graded at once (default: {jobs_default})")
     e.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     e.set_defaults(func=cmd_example)
+
+    d = sub.add_parser(
+        "doctor", help="show which sandbox isolation this machine gives student code",
+        description=("Probe this machine (by really starting sandboxes) and print which "
+                     "isolation is in force for student code and what is missing. Exit "
+                     "status 0 if everything is available, 1 otherwise."))
+    d.set_defaults(func=cmd_doctor)
 
     ls = sub.add_parser("list", help="list the assignments")
     ls.set_defaults(func=cmd_list)

@@ -23,6 +23,7 @@ Guarantees of :func:`run`:
 
 from __future__ import annotations
 
+import compileall
 import functools
 import json
 import os
@@ -37,7 +38,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.confine import KILLED_AT_LIMIT
 from grader.inside.probes import read_records
+from grader.isolation import (
+    CONFINE,
+    TASKS_MAX,
+    Cgroup,
+    Isolation,
+    UidSlot,
+    build_plan,
+    detect,
+)
 
 MAIN = Path(__file__).resolve().parent / "inside" / "main.py"
 OUTPUT_LIMIT = 8 * 1024 * 1024
@@ -74,6 +85,7 @@ class Run:
     stdout_tail: str = ""
     stderr_tail: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    out_of_memory: bool = False
 
     @property
     def finished(self) -> bool:
@@ -81,20 +93,9 @@ class Run:
         return self.status == "ok" and self.error is None
 
 
-@functools.lru_cache(maxsize=1)
-def isolation() -> str:
-    """``"pidns"`` if this machine lets us start a PID namespace, else ``"pgroup"``."""
-    if sys.platform != "linux" or shutil.which("unshare") is None:
-        return "pgroup"
-    try:
-        done = subprocess.run(
-            ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "true"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "pgroup"
-    return "pidns" if done.returncode == 0 else "pgroup"
+def isolation(fresh: bool = False) -> Isolation:
+    """What this machine allows (see :mod:`grader.isolation`)."""
+    return detect(fresh)
 
 
 def _tail(path: Path, limit: int = 3000) -> str:
@@ -171,53 +172,89 @@ def run(
     the process tree is killed at ``deadline + GRACE`` whatever happens.
     """
     params = params or {}
+    iso = isolation()
+    precompile()
     scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
+    os.chmod(scratch, 0o711)
+    slot = UidSlot.claim() if iso.uid else None
+    cgroup = Cgroup.create(iso.cgroup) if iso.cgroup else None
     try:
-        sub_dir = scratch / "submission"
-        copy_submission(Path(submission), sub_dir)
-        probe_dir = scratch / "probes"
-        probe_dir.mkdir()
-        work = scratch / "work"
-        work.mkdir()
+        uid = slot.uid if slot else None
+        copy_submission(Path(submission), scratch / "submission")
+        if iso.root:  # the sandbox sees its own file system (see grader.confine)
+            where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
+                     "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
+                     "spec": "/kit/spec.json"}
+        else:
+            where = {"sub": str(scratch / "submission"), "out": str(scratch / "out"),
+                     "work": str(scratch / "work"), "main": str(MAIN),
+                     "spec": str(scratch / "spec.json")}
+            for name in ("out", "work"):
+                (scratch / name).mkdir(mode=0o700)
+            if uid is not None:
+                for name in ("submission", "out", "work"):
+                    os.chown(scratch / name, uid, uid)
+                    os.chmod(scratch / name, 0o700)
         token = uuid.uuid4().hex
         spec = {
             "scenario": scenario,
             "start_method": start_method,
             "module": module,
-            "sub_dir": str(sub_dir),
-            "probe_dir": str(probe_dir),
-            "result_path": str(scratch / "result.json"),
-            "phase_path": str(scratch / "phase"),
+            "sub_dir": where["sub"],
+            "probe_dir": where["out"] + "/probes",
+            "result_path": where["out"] + "/result.json",
+            "phase_path": where["out"] + "/phase",
             "deadline": deadline,
             "params": params,
             "limits": DEFAULT_LIMITS,
             "env": {"KIT_MODULE": module, **(env or {})},
         }
-        spec_path = scratch / "spec.json"
-        spec_path.write_text(json.dumps(spec))
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "HOME": str(work),
-            "TMPDIR": str(work),
+            "HOME": where["work"],
+            "TMPDIR": "/tmp" if iso.root else where["work"],
             "MALLOC_ARENA_MAX": "2",
             "KIT_SANDBOX_TOKEN": token,
         }
         if os.environ.get("KIT_RUN_TOKEN"):
             # Lets the grading command kill everything of a run it had to abandon.
             child_env["KIT_RUN_TOKEN"] = os.environ["KIT_RUN_TOKEN"]
-        cmd = [sys.executable, "-I", "-S", str(MAIN), str(spec_path)]
-        if isolation() == "pidns":
-            cmd = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", *cmd]
+        argv = [sys.executable, "-I", "-S", where["main"], where["spec"]]
+        wall = deadline + GRACE
+        if iso.confined:
+            plan = build_plan(
+                iso, scratch, argv=argv, env=child_env, cwd=where["work"], wall=wall, uid=uid,
+                cgroups=cgroup.procs_files() if cgroup else [],
+                extra_ro=[(str(MAIN.parent), "/kit/grader/inside"),
+                          (str(scratch / "submission"), "/sandbox/submission")],
+                files={"/kit/grader/__init__.py": "", "/kit/spec.json": json.dumps(spec)},
+                tmpfs=[("/sandbox/work", "size=64m,mode=700"),
+                       ("/sandbox/out", "size=64m,mode=700")],
+                copy_out=("/sandbox/out", str(scratch / "out")),
+                rlimits={"RLIMIT_NPROC": TASKS_MAX} if uid is not None else {},
+                witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
+            )
+            if iso.root:
+                child_env["KIT_WITNESS"] = "/kit/witness.sock"
+            (scratch / "plan.json").write_text(json.dumps(plan))
+            if not iso.root:
+                Path(where["spec"]).write_text(json.dumps(spec))
+            cmd = [sys.executable, "-I", "-S", str(CONFINE), str(scratch / "plan.json")]
+        else:
+            Path(where["spec"]).write_text(json.dumps(spec))
+            cmd = argv
         started = time.monotonic()
         with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
             proc = subprocess.Popen(
-                cmd, cwd=work, env=child_env, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=err, start_new_session=True, close_fds=True,
+                cmd, cwd=scratch if iso.root else where["work"], env=child_env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                close_fds=True,
             )
         try:
-            exit_code = proc.wait(timeout=deadline + GRACE)
-            killed = False
+            # confine enforces ``wall`` itself; this is the backstop if even that fails.
+            exit_code = proc.wait(timeout=wall + (10 * GRACE if iso.confined else 0))
+            killed = exit_code == KILLED_AT_LIMIT and iso.confined
         except subprocess.TimeoutExpired:
             killed = True
             exit_code = None
@@ -226,18 +263,22 @@ def run(
             os.killpg(proc.pid, signal.SIGKILL)
         except OSError:
             pass
-        if killed:
+        if exit_code is None:
             proc.wait()
-        kill_marked("KIT_SANDBOX_TOKEN", token)
+        if cgroup is not None:
+            cgroup.kill()
+        if not iso.confined:
+            kill_marked("KIT_SANDBOX_TOKEN", token)
         elapsed = time.monotonic() - started
+        out_dir = scratch / "out"
         result: dict[str, Any] = {}
         try:
-            result = json.loads((scratch / "result.json").read_text())
+            result = json.loads((out_dir / "result.json").read_text())
             if not isinstance(result, dict):
                 result = {}
         except (OSError, ValueError):
             result = {}
-        phase = str(result.get("phase") or _read(scratch / "phase") or "starting")
+        phase = str(result.get("phase") or _read(out_dir / "phase") or "starting")
         if result.get("timeout"):
             status = "timeout"
         elif result and result.get("phase") == "done":
@@ -246,24 +287,74 @@ def run(
             status = "killed"
         else:
             status = "died"
+        probe_dir = out_dir / "probes"
+        records = read_records(str(probe_dir)) if probe_dir.is_dir() else []
+        pid = result.get("pid")
+        if iso.root:
+            pid = verify(records, scratch / "witness.jsonl")
         return Run(
             scenario=scenario,
             start_method=start_method,
             status=status,
             phase=phase,
-            pid=result.get("pid"),
+            pid=pid,
             data=result.get("data") or {},
             error=result.get("error"),
             timeout=result.get("timeout"),
-            records=read_records(str(probe_dir)),
+            records=records,
             exit_code=exit_code,
             elapsed=elapsed,
             stdout_tail=_tail(scratch / "stdout"),
             stderr_tail=_tail(scratch / "stderr"),
             params=params,
+            out_of_memory=cgroup.oom_killed() if cgroup else False,
         )
     finally:
+        if cgroup is not None:
+            cgroup.destroy()
+        if slot is not None:
+            slot.release()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def verify(records: list[dict[str, Any]], witness_log: Path) -> int | None:
+    """Replace the pids that probes claimed by the pids the sandbox's init saw (kernel
+    credentials of the probe's connection); returns the runner's pid as init knows it.
+
+    A record whose caller never reached the witness (the student broke the probe's
+    connection, or patched it away) is attributed to the runner: the grader could not
+    confirm that it ran anywhere else. ``claimed_pid`` keeps what the process said.
+    """
+    runner = None
+    seen: dict[str, dict[str, Any]] = {}
+    try:
+        lines = witness_log.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if "runner" in entry:
+            runner = entry["runner"]
+        elif isinstance(entry.get("key"), str):
+            seen.setdefault(entry["key"], entry)
+    for rec in records:
+        if "pid" not in rec:
+            continue
+        rec["claimed_pid"] = rec.get("pid")
+        entry = seen.get(rec.get("key")) if isinstance(rec.get("key"), str) else None
+        rec["verified"] = entry is not None
+        rec["pid"] = entry["pid"] if entry else runner
+        rec["ppid"] = entry["ppid"] if entry else None
+    return runner
+
+
+@functools.lru_cache(maxsize=1)
+def precompile() -> None:
+    """Byte-compile the runner's package once, so sandboxes (read-only) need not."""
+    compileall.compile_dir(str(MAIN.parent), quiet=2)
 
 
 def _read(path: Path) -> str:

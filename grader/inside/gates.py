@@ -10,6 +10,7 @@ this witness stays beside it. Only code objects from the student's file are trac
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -76,8 +77,40 @@ class OverlapWitness(_Tracer):
                     self.state = "timeout"
                     self.cond.notify_all()
                     break
-                self.cond.wait(left)
+                self.cond.wait(min(left, self.POLL))
+                if self.state == "waiting" and self.nobody_can_come(ident):
+                    self.state = "serial"
+                    self.cond.notify_all()
         return None
+
+    POLL = 0.02
+
+    def nobody_can_come(self, held: int) -> bool:
+        """True when no further thread can reach the student's code while ``held`` waits:
+        the main thread waits in ``Thread.join`` and every other
+        live thread has already been in. This decides a serial submission without relying
+        on the timeout, so a loaded machine cannot turn a correct answer into a wrong one
+        (a correct submission has started its other threads before it joins)."""
+        main = self.main
+        frame = sys._current_frames().get(main.ident)
+        blocked = False
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == threading.__file__ and code.co_name in self.WAITS:
+                blocked = True
+                break
+            frame = frame.f_back
+        if not blocked:
+            return False
+        for thread in threading.enumerate():
+            if thread is main or thread.ident == held or thread.name.startswith("grader-"):
+                continue
+            if thread.ident not in self.seen:  # alive or still starting: it may come
+                return False
+        return True
+
+    # Only a join: Thread.start() itself waits (for the new thread to start), in "wait".
+    WAITS = frozenset({"join", "_wait_for_tstate_lock"})
 
     def report(self) -> dict[str, Any]:
         return {"state": self.state, "max_inside": self.max_inside, "threads": len(self.seen)}

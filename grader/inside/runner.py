@@ -184,6 +184,7 @@ def main(spec_path: str) -> None:
                     "timeout": None})
     apply_limits()
     faulthandler.enable(file=sys.stderr)
+    os.makedirs(_spec["probe_dir"], exist_ok=True)
     os.environ["KIT_PROBE_DIR"] = _spec["probe_dir"]
     for key, value in _spec.get("env", {}).items():
         os.environ[key] = str(value)

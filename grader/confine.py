@@ -1,0 +1,425 @@
+"""Trusted launcher of one sandbox: ``python -I -S confine.py PLAN.json``.
+
+Run by :mod:`grader.sandbox` (by path: it imports nothing but the standard library). It
+builds the sandbox around the runner, drops every privilege, and stays alive as the
+sandbox's init to reap it. The plan (JSON, written by the grader, never visible inside)
+says which of these the machine allows; each is applied when asked for:
+
+1. ``cgroups``: join per-sandbox cgroups (pids, memory, cpu share) before anything else,
+   so every process the student starts is counted and can be killed as one group;
+2. ``namespaces``: new mount, PID, network, IPC and UTS namespaces. The first child is
+   the PID namespace's init: when it ends, the kernel kills everything left inside;
+3. ``root``: a new root file system in memory that holds only what the runner needs:
+   the interpreter and system libraries (read-only), the grader's ``inside`` package
+   (read-only), the submission (read-only), and size-limited private ``/tmp``,
+   ``/dev/shm`` and ``/sandbox/out``. Hidden suites, solutions, other students' work, the
+   grader's output folder and the host's ``/tmp`` do not exist in there;
+4. ``uid``: the runner runs as its own unprivileged uid (one per concurrent sandbox),
+   with no supplementary groups and ``no_new_privs``; ``RLIMIT_NPROC`` then bounds it;
+5. init enforces the wall-clock limit itself, kills whatever is left when the runner
+   ends, and copies the runner's outputs (result, phase, probe records; size-capped) out
+   of the sandbox into the grader's scratch folder, which the student cannot reach.
+
+The init's exit status says how the runner ended: its exit code, ``128 + signal`` if a
+signal ended it, or :data:`KILLED_AT_LIMIT` if init had to kill it at the wall limit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import time
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+NAMESPACE_FLAGS = {"mount": CLONE_NEWNS, "uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC,
+                   "pid": CLONE_NEWPID, "net": CLONE_NEWNET}
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+KILLED_AT_LIMIT = 137
+SETUP_FAILED = 125
+OUT_FILE_LIMIT = 16 * 1024 * 1024
+OUT_TOTAL_LIMIT = 64 * 1024 * 1024
+DEVICES = ("null", "zero", "full", "random", "urandom")
+
+_libc = None
+
+
+def libc():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _b(text):
+    return text.encode() if text is not None else None
+
+
+def mount(source, target, fstype, flags, data=None) -> None:
+    _check(libc().mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data)),
+           f"mount {target}")
+
+
+def unshare(flags: int) -> None:
+    _check(libc().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def prctl(option: int, value: int) -> None:
+    _check(libc().prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
+                        ctypes.c_ulong(0), ctypes.c_ulong(0)), f"prctl {option}")
+
+
+# --- the new root ------------------------------------------------------------------------
+
+def _inside(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _make_target(target: str, is_dir: bool) -> None:
+    if is_dir:
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+
+
+def bind(source: str, target: str, writable: bool = False) -> None:
+    _make_target(target, os.path.isdir(source))
+    mount(source, target, None, MS_BIND | MS_REC)
+    flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if writable else MS_RDONLY)
+    if not source.startswith("/dev/"):  # device nodes keep working only without nodev
+        flags |= MS_NODEV
+    mount(None, target, None, flags)
+
+
+def build_root(spec: dict) -> str:
+    """Assemble the sandbox's file system under ``spec["dir"]`` (in this mount namespace)."""
+    root = spec["dir"]
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    for link in spec.get("symlinks", []):
+        if os.path.islink(link):
+            os.symlink(os.readlink(link), _inside(root, link))
+    for source, dest in spec.get("ro", []):
+        if os.path.exists(source) and not os.path.islink(dest):
+            bind(source, _inside(root, dest))
+    for name in DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            bind(f"/dev/{name}", _inside(root, f"/dev/{name}"), writable=True)
+    for dest, options in spec.get("tmpfs", []):
+        target = _inside(root, dest)
+        os.makedirs(target, mode=0o755, exist_ok=True)
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for dest, text in spec.get("files", {}).items():
+        target = _inside(root, dest)
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        with open(target, "w") as f:
+            f.write(text)
+    if spec.get("witness"):
+        spec["witness_socket"] = Witness.listen(_inside(root, spec["witness"]))
+    proc = _inside(root, "/proc")
+    os.makedirs(proc, exist_ok=True)
+    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          None if spec.get("own_pid_ns") else "hidepid=2")
+    # The skeleton itself becomes read-only: the student writes only where it was given room.
+    mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    return root
+
+
+def copy_out(source: str, dest: str) -> None:
+    """Copy the runner's regular output files (not links, size-capped) to the grader."""
+    total = 0
+    for folder, _dirs, files in os.walk(source, followlinks=False):
+        rel = os.path.relpath(folder, source)
+        os.makedirs(os.path.join(dest, rel), exist_ok=True)
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not os.path.isfile(path) or os.path.islink(path) or st.st_size > OUT_FILE_LIMIT:
+                continue
+            total += st.st_size
+            if total > OUT_TOTAL_LIMIT:
+                return
+            try:
+                shutil.copyfile(path, os.path.join(dest, rel, name), follow_symlinks=False)
+            except OSError:
+                continue
+
+
+# --- the witness -------------------------------------------------------------------------
+
+class Witness:
+    """Who really called a probe: the kernel's ``SO_PEERCRED``, not the student's getpid.
+
+    A probe connects to the socket and sends a key (one line); init, which the student's
+    uid can neither signal nor trace, notes the caller's pid and parent pid as the kernel
+    reports them and answers ``ok``. The log (JSON lines) is written outside the sandbox.
+    """
+
+    MAX_CLIENTS = 4096
+
+    def __init__(self, listener: socket.socket, log_path: str, runner: int):
+        self.listener = listener
+        self.clients: dict[socket.socket, bytes] = {}
+        self.log = open(log_path, "a", buffering=1)
+        self.log.write(json.dumps({"runner": runner}) + "\n")
+
+    @staticmethod
+    def listen(path: str) -> socket.socket:
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        sock.bind(path)
+        os.chmod(path, 0o666)
+        sock.listen(512)
+        return sock
+
+    def fds(self) -> list:
+        return [self.listener, *self.clients]
+
+    def handle(self, ready: list) -> None:
+        for sock in ready:
+            if sock is self.listener:
+                self._accept()
+            elif sock in self.clients:
+                self._read(sock)
+
+    def _accept(self) -> None:
+        while len(self.clients) < self.MAX_CLIENTS:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            conn.setblocking(False)
+            self.clients[conn] = b""
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            chunk = conn.recv(256)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        data = self.clients[conn] + chunk
+        if chunk and b"\n" not in data and len(data) < 256:
+            self.clients[conn] = data
+            return
+        del self.clients[conn]
+        if b"\n" in data:
+            key = data.split(b"\n", 1)[0].decode("ascii", "replace")[:100]
+            pid, _, _ = struct.unpack("3i", conn.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+            self.log.write(json.dumps({"key": key, "pid": pid, "ppid": _ppid(pid)}) + "\n")
+            try:
+                conn.send(b"ok\n")
+            except OSError:
+                pass
+        conn.close()
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# --- the runner ---------------------------------------------------------------------------
+
+def exec_runner(plan: dict, root: str | None) -> None:
+    """In the runner child: enter the root, drop privileges, apply limits, exec."""
+    try:
+        if root is not None:
+            os.chroot(root)
+        os.chdir(plan["cwd"])
+        uid = plan.get("uid")
+        for name, value in plan.get("rlimits", {}).items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        prctl(PR_SET_NO_NEW_PRIVS, 1)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        os.execve(plan["argv"][0], plan["argv"], plan["env"])
+    except BaseException as exc:  # noqa: BLE001 - report and never return into init
+        try:
+            os.write(2, f"sandbox setup failed: {exc}\n".encode())
+        finally:
+            os._exit(SETUP_FAILED)
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (it is this sandbox's alone): ``kill(-1)`` as that uid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.01)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def init(plan: dict) -> int:
+    """The sandbox's init: build the root, run the runner, reap, enforce the wall limit."""
+    root = None
+    if plan.get("root"):
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        root = build_root(plan["root"])
+    if "pid" not in plan.get("namespaces", []):
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # SIGCHLD wakes the wait below through a pipe (no status is ever read by a handler).
+    wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    runner = os.fork()
+    if runner == 0:
+        exec_runner(plan, root)
+    witness = None
+    if root is not None and plan["root"].get("witness_socket") is not None:
+        witness = Witness(plan["root"]["witness_socket"], plan["witness_log"], runner)
+    end = time.monotonic() + plan["wall"]
+    status = None
+    killed = False
+    while True:
+        try:
+            pid, wstatus = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == runner:
+            status = wstatus
+            _kill_all(plan, runner)  # the runner has ended: nothing it started may go on
+        if pid:
+            continue
+        left = end - time.monotonic()
+        if left <= 0:
+            if killed:
+                break  # something survives even SIGKILL (D state): the launcher gives up
+            killed = status is None
+            _kill_all(plan, runner)
+            end = time.monotonic() + 5.0
+            continue
+        ready, _, _ = select.select([wake, *(witness.fds() if witness else [])], [], [],
+                                    min(left, 1.0))
+        if witness is not None:
+            witness.handle(ready)
+        try:
+            while os.read(wake, 512):
+                pass
+        except BlockingIOError:
+            pass
+    if killed or status is None:
+        code = KILLED_AT_LIMIT
+    elif os.WIFSIGNALED(status):
+        code = 128 + os.WTERMSIG(status)
+    else:
+        code = os.WEXITSTATUS(status)
+    if root is not None and plan.get("copy_out"):
+        source, dest = plan["copy_out"]
+        copy_out(_inside(root, source), dest)
+    return code
+
+
+def _kill_all(plan: dict, runner: int) -> None:
+    if "pid" in plan.get("namespaces", []):
+        try:
+            os.kill(-1, signal.SIGKILL)  # in a PID namespace: everything but init
+        except ProcessLookupError:
+            pass
+    elif plan.get("uid") is not None:
+        kill_uid(plan["uid"])
+    else:
+        try:
+            os.kill(runner, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def join_cgroups(paths: list[str]) -> None:
+    for path in paths:
+        with open(path, "w") as f:
+            f.write("0")
+
+
+def main(plan_path: str) -> int:
+    with open(plan_path) as f:
+        plan = json.load(f)
+    try:
+        join_cgroups(plan.get("cgroups", []))
+        flags = 0
+        for name in plan.get("namespaces", []):
+            flags |= NAMESPACE_FLAGS[name]
+        if flags:
+            unshare(flags)
+    except OSError as exc:
+        os.write(2, f"sandbox setup failed: {exc}\n".encode())
+        return SETUP_FAILED
+    if "pid" not in plan.get("namespaces", []):
+        try:
+            return init(plan)
+        except OSError as exc:
+            os.write(2, f"sandbox setup failed: {exc}\n".encode())
+            return SETUP_FAILED
+    child = os.fork()
+    if child == 0:
+        code = SETUP_FAILED
+        try:
+            # If the launcher is killed, so is init, and with it the namespace. (getppid()
+            # is 0 in here, so the window before this call is covered by the grader's
+            # process-group and cgroup kills instead.)
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            code = init(plan)
+        except BaseException as exc:  # noqa: BLE001
+            os.write(2, f"sandbox setup failed: {exc}\n".encode())
+        finally:
+            os._exit(code)
+    _, wstatus = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(wstatus)
+    # (No kill_uid here: this process cannot fork into the dead namespace, and nothing of
+    # the sandbox's uid can exist outside it.)
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    os._exit(main(sys.argv[1]))

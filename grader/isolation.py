@@ -1,0 +1,395 @@
+"""What this machine lets the sandbox use, and the per-sandbox resources (uid, cgroups).
+
+:func:`detect` tries the strongest confinement first, by really launching
+:mod:`grader.confine` with it, and falls back one feature at a time:
+
+========  ==========================================================================
+feature   what it buys
+========  ==========================================================================
+uid       the student runs as a uid of its own (one per concurrent sandbox): it cannot
+          signal or read the grader, and ``RLIMIT_NPROC`` bounds its processes
+mount     a new root with only the interpreter, the submission and private ``/tmp``:
+          hidden suites, solutions, other students and the output folder are absent
+pid       a PID namespace: when the sandbox's init ends, the kernel kills the rest
+net       a network namespace with no interface but a down loopback: no network
+ipc/uts   private System V IPC and host name
+cgroup    pids, memory and CPU-share limits for the whole sandbox, and a kill that
+          reaches every process in it (``cgroup.kill`` on v2, the member list on v1)
+========  ==========================================================================
+
+Without root none of these is available: the sandbox then runs in its own session and
+process group and is reaped by an environment token (the weakest level; ``doctor`` says
+so). The result is cached for the process and handed to child processes in
+``KIT_ISOLATION`` so that a class is probed once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+CONFINE = Path(__file__).resolve().parent / "confine.py"
+NAMESPACES = ("mount", "pid", "net", "ipc", "uts")
+UID_BASE = 3_100_000
+UID_SLOTS = 4096
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+ENV = "KIT_ISOLATION"
+
+# Limits of one sandbox (all its processes together, where cgroups allow).
+TASKS_MAX = 2500  # processes + threads: 2000 threads must start
+MEMORY_MAX = 3 * 1024**3
+CPU_SHARES = 1024
+
+
+@dataclass(frozen=True)
+class Isolation:
+    uid: bool = False
+    namespaces: tuple[str, ...] = ()
+    root: bool = False
+    cgroup: str | None = None  # "v1" or "v2"
+    missing: tuple[str, ...] = field(default=())
+
+    @property
+    def confined(self) -> bool:
+        return self.uid or bool(self.namespaces)
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    def summary(self) -> str:
+        """One line for an instructor (results.json ``output``, ``doctor``)."""
+        if not self.confined:
+            return ("sandbox: process group only (run as root on Linux for uid separation, "
+                    "namespaces and cgroups; see `python -m grader doctor`)")
+        parts = []
+        if self.uid:
+            parts.append("own uid per sandbox")
+        if self.namespaces:
+            parts.append("namespaces: " + ", ".join(self.namespaces))
+        if self.root:
+            parts.append("private root file system")
+        if self.cgroup:
+            parts.append(f"cgroup {self.cgroup} limits")
+        text = "sandbox: " + "; ".join(parts)
+        if self.missing:
+            text += " (missing: " + "; ".join(self.missing) + ")"
+        return text
+
+
+def _trial(iso: Isolation) -> bool:
+    """Launch confine with ``iso`` on ``true``-like work; True if the runner ran."""
+    scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
+    slot = None
+    cg = None
+    try:
+        if iso.uid:
+            slot = UidSlot.claim()
+        if iso.cgroup:
+            cg = Cgroup.create(iso.cgroup)
+        plan = build_plan(
+            iso, scratch, argv=[sys.executable, "-I", "-S", "-c", "pass"],
+            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
+            uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
+            extra_ro=[], files={}, tmpfs=[], copy_out=None,
+        )
+        plan_path = scratch / "plan.json"
+        plan_path.write_text(json.dumps(plan))
+        done = subprocess.run([sys.executable, "-I", "-S", str(CONFINE), str(plan_path)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=30, check=False)
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        if cg is not None:
+            cg.destroy()
+        if slot is not None:
+            slot.release()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _detect() -> Isolation:
+    if sys.platform != "linux":
+        return Isolation(missing=("Linux",))
+    if os.geteuid() != 0:
+        return Isolation(missing=("root (uid separation, namespaces, cgroups)",))
+    missing = []
+    cgroup = cgroup_version()
+    if cgroup is None:
+        missing.append("writable cgroups (pids, memory, cpu limits)")
+    full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup)
+    if _trial(full):
+        return Isolation(**{**asdict(full), "missing": tuple(missing)})
+    if cgroup and _trial(Isolation(uid=True, namespaces=NAMESPACES, root=True)):
+        return Isolation(uid=True, namespaces=NAMESPACES, root=True,
+                         missing=(*missing, "cgroups refused a sandbox"))
+    usable = tuple(ns for ns in NAMESPACES if _trial(Isolation(uid=True, namespaces=(ns,))))
+    missing += [f"{ns} namespace" for ns in NAMESPACES if ns not in usable]
+    root = "mount" in usable and _trial(Isolation(uid=True, namespaces=("mount",), root=True))
+    if not root:
+        missing.append("private root file system")
+    uid = _trial(Isolation(uid=True))
+    if not uid:
+        missing.append("setuid")
+    return Isolation(uid=uid, namespaces=usable, root=root, missing=tuple(missing))
+
+
+_detected: Isolation | None = None
+
+
+def detect(fresh: bool = False) -> Isolation:
+    """The strongest isolation this machine allows (probed once, then inherited)."""
+    global _detected
+    if _detected is not None and not fresh:
+        return _detected
+    cached = None if fresh else os.environ.get(ENV)
+    if cached:
+        try:
+            data = json.loads(cached)
+            data["namespaces"] = tuple(data["namespaces"])
+            data["missing"] = tuple(data["missing"])
+            _detected = Isolation(**data)
+            return _detected
+        except (ValueError, TypeError, KeyError):
+            pass
+    _detected = _detect()
+    return _detected
+
+
+# --- the sandbox's file system -------------------------------------------------------
+
+def _python_dirs() -> list[str]:
+    """Folders the interpreter needs: its prefixes and the folder of its executable."""
+    dirs = []
+    for path in (sys.base_prefix, sys.prefix, os.path.dirname(sys.executable),
+                 os.path.dirname(os.path.realpath(sys.executable))):
+        path = os.path.realpath(path)
+        if path and not any(path == d or path.startswith(d + "/") for d in dirs):
+            dirs = [d for d in dirs if not d.startswith(path + "/")] + [path]
+    return dirs
+
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
+               cwd: str, wall: float, uid: int | None, cgroups: list[str],
+               extra_ro: list[tuple[str, str]], files: dict[str, str],
+               tmpfs: list[tuple[str, str]], copy_out: tuple[str, str] | None,
+               rlimits: dict[str, int] | None = None,
+               witness: tuple[str, str] | None = None) -> dict:
+    """The plan :mod:`grader.confine` carries out (see there)."""
+    plan: dict = {"argv": argv, "env": env, "cwd": cwd, "wall": wall, "uid": uid,
+                  "cgroups": cgroups, "namespaces": list(iso.namespaces),
+                  "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None}
+    if iso.root:
+        root_dir = scratch / "root"
+        root_dir.mkdir()
+        links = [d for d in SYSTEM_DIRS if os.path.islink(d)]
+        ro = [(d, d) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+        ro += [(d, d) for d in _python_dirs()]
+        ro += [(src, dest) for src, dest in extra_ro]
+        owner = f",uid={uid},gid={uid}" if uid is not None else ""
+        plan["root"] = {
+            "dir": str(root_dir),
+            "symlinks": links,
+            "ro": ro,
+            "tmpfs": [("/tmp", "size=64m,mode=1777"), ("/dev/shm", "size=64m,mode=1777"),
+                      *[(dest, opts + owner) for dest, opts in tmpfs]],
+            "files": files,
+            "own_pid_ns": "pid" in iso.namespaces,
+            "witness": witness[0] if witness else None,
+        }
+        plan["witness_log"] = witness[1] if witness else None
+    else:
+        plan["cwd"] = cwd
+    return plan
+
+
+# --- one uid per concurrent sandbox ----------------------------------------------------
+
+def _lock_dir() -> Path:
+    for base in (Path("/run"), Path(tempfile.gettempdir())):
+        folder = base / "kit-grader-uids"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            return folder
+        except OSError:
+            continue
+    raise OSError("no folder for uid locks")
+
+
+class UidSlot:
+    """A uid held (by ``flock``) for one sandbox at a time, across all grader processes."""
+
+    def __init__(self, uid: int, fd: int):
+        self.uid = uid
+        self._fd = fd
+
+    @classmethod
+    def claim(cls) -> UidSlot:
+        folder = _lock_dir()
+        start = random.randrange(UID_SLOTS)
+        for i in range(UID_SLOTS):
+            slot = (start + i) % UID_SLOTS
+            fd = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            return cls(UID_BASE + slot, fd)
+        raise OSError("all sandbox uids are in use")
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+# --- cgroups ---------------------------------------------------------------------------
+
+def _own_cgroups() -> dict[str, str]:
+    """controller (or "" for v2) -> this process's cgroup path."""
+    out = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for name in controllers.split(",") if controllers else [""]:
+                out[name] = path
+    except (OSError, ValueError):
+        pass
+    return out
+
+
+V1_CONTROLLERS = ("pids", "memory", "cpu")
+
+
+def cgroup_version() -> str | None:
+    """"v1" or "v2" if this process may create cgroups with our limits, else None."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        version = "v2"
+    elif all((CGROUP_ROOT / c / "cgroup.procs").exists() for c in V1_CONTROLLERS):
+        version = "v1"
+    else:
+        return None
+    try:
+        Cgroup.create(version).destroy()
+    except OSError:
+        return None
+    return version
+
+
+class Cgroup:
+    """The cgroup(s) of one sandbox: created before it starts, killed and removed after."""
+
+    def __init__(self, version: str, dirs: list[Path]):
+        self.version = version
+        self.dirs = dirs
+
+    @classmethod
+    def create(cls, version: str) -> Cgroup:
+        own = _own_cgroups()
+        name = f"kit-{uuid.uuid4().hex[:16]}"
+        dirs: list[Path] = []
+        try:
+            if version == "v2":
+                parent = CGROUP_ROOT / own.get("", "/").lstrip("/")
+                path = parent / name
+                path.mkdir()
+                dirs.append(path)
+                cls._write(path / "pids.max", str(TASKS_MAX), required=False)
+                cls._write(path / "memory.max", str(MEMORY_MAX), required=False)
+                cls._write(path / "memory.swap.max", "0", required=False)
+            else:
+                for controller in V1_CONTROLLERS:
+                    parent = CGROUP_ROOT / controller / own.get(controller, "/").lstrip("/")
+                    path = parent / name
+                    path.mkdir()
+                    dirs.append(path)
+                    if controller == "pids":
+                        cls._write(path / "pids.max", str(TASKS_MAX))
+                    elif controller == "memory":
+                        cls._write(path / "memory.limit_in_bytes", str(MEMORY_MAX))
+                        cls._write(path / "memory.memsw.limit_in_bytes", str(MEMORY_MAX),
+                                   required=False)
+                    else:
+                        cls._write(path / "cpu.shares", str(CPU_SHARES))
+        except OSError:
+            cls(version, dirs).destroy()
+            raise
+        return cls(version, dirs)
+
+    @staticmethod
+    def _write(path: Path, value: str, required: bool = True) -> None:
+        try:
+            path.write_text(value)
+        except OSError:
+            if required:
+                raise
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def members(self) -> set[int]:
+        pids: set[int] = set()
+        for d in self.dirs:
+            try:
+                pids.update(int(p) for p in (d / "cgroup.procs").read_text().split())
+            except (OSError, ValueError):
+                continue
+        return pids
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of this sandbox for exceeding its memory."""
+        for d in self.dirs:
+            for name, key in (("memory.oom_control", "oom_kill"), ("memory.events", "oom_kill")):
+                try:
+                    for line in (d / name).read_text().splitlines():
+                        k, _, v = line.partition(" ")
+                        if k == key and int(v) > 0:
+                            return True
+                except (OSError, ValueError):
+                    continue
+        return False
+
+    def kill(self) -> None:
+        """Kill every process in the sandbox's cgroup (none can leave it on its own)."""
+        if self.version == "v2" and self.dirs and (self.dirs[0] / "cgroup.kill").exists():
+            try:
+                (self.dirs[0] / "cgroup.kill").write_text("1")
+            except OSError:
+                pass
+        for _ in range(50):
+            pids = self.members()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+
+    def destroy(self) -> None:
+        self.kill()
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
