@@ -1,0 +1,173 @@
+"""The sandbox itself: what student code can see and do inside it, on this machine.
+
+The properties are checked from inside, by a submission that looks around at import time
+and prints what it found (the runner hands stdout back, capped). Tests of the full
+confinement are skipped where the machine does not give it (``python -m grader doctor``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, grade, lost, outputs
+
+sys.path.insert(0, str(ROOT))
+
+from grader import isolation, sandbox  # noqa: E402
+
+SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
+
+LOOK_AROUND = '''
+import json as _json, os as _os, socket as _socket, sys as _sys
+
+def _can_connect():
+    try:
+        with _socket.create_connection(("127.0.0.1", 9), timeout=1):
+            return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+
+def _writable(path):
+    try:
+        with open(_os.path.join(path, "kit-probe-write"), "w") as f:
+            f.write("x")
+        return True
+    except OSError:
+        return False
+
+print("LOOK " + _json.dumps({
+    "uid": _os.getuid(), "euid": _os.geteuid(), "groups": _os.getgroups(),
+    "root_entries": sorted(_os.listdir("/")),
+    "sees_repo": _os.path.exists(REPO),
+    "sees_suites": _os.path.exists(REPO + "/grader/suites"),
+    "tmp": sorted(_os.listdir("/tmp")),
+    "pids": sorted(int(p) for p in _os.listdir("/proc") if p.isdigit()),
+    "net": _can_connect(),
+    "writable": {p: _writable(p) for p in ("/", "/usr", "/etc", "/sandbox/submission",
+                                           "/tmp", "/sandbox/work")},
+    "interfaces": sorted(n for _, n in _socket.if_nameindex()),
+}))
+_sys.stdout.flush()
+'''
+
+
+def looked(folder: Path) -> dict:
+    run = sandbox.run("counter_plain", folder, "counter", params={"sizes": [1]}, deadline=20)
+    assert run.finished, run
+    line = [x for x in run.stdout_tail.splitlines() if x.startswith("LOOK ")][-1]
+    return json.loads(line[5:])
+
+
+needs_full = pytest.mark.skipif(
+    not isolation.detect().root or not isolation.detect().uid,
+    reason="this machine does not give the full sandbox (see python -m grader doctor)")
+
+
+@needs_full
+@pytest.mark.timeout(120)
+def test_student_code_sees_only_its_own_sandbox(tmp_path):
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "counter.py").write_text(SOLUTION + LOOK_AROUND.replace("REPO", repr(str(ROOT))))
+    seen = looked(sub)
+    assert seen["uid"] == seen["euid"] >= isolation.UID_BASE
+    assert seen["groups"] == []
+    assert not seen["sees_repo"] and not seen["sees_suites"]
+    assert "work" not in seen["root_entries"] and "root" in seen["root_entries"]
+    assert seen["tmp"] == []  # a private /tmp, not the host's
+    # Its own PID namespace: init (1), the runner and nothing of the host.
+    assert seen["pids"][0] == 1 and len(seen["pids"]) < 10
+    assert seen["net"] != "connected" and seen["interfaces"] == ["lo"]
+    assert seen["writable"] == {"/": False, "/usr": False, "/etc": False,
+                                "/sandbox/submission": False, "/tmp": True,
+                                "/sandbox/work": True}
+
+
+@needs_full
+@pytest.mark.timeout(120)
+def test_each_concurrent_sandbox_has_its_own_uid(tmp_path):
+    slots = [isolation.UidSlot.claim() for _ in range(8)]
+    try:
+        assert len({s.uid for s in slots}) == 8
+    finally:
+        for s in slots:
+            s.release()
+
+
+@needs_full
+@pytest.mark.timeout(120)
+def test_patched_getpid_does_not_fake_child_processes(tmp_path):
+    """fan_out runs rand_string in threads of the parent and hands out fake pids."""
+    source = (ROOT / "solutions" / "process_fanout" / "fanout.py").read_text()
+    cheat = source + '''
+
+import itertools as _it, os as _os, threading as _th
+_fake = _it.count(90000)
+_real_getpid = _os.getpid
+_mine = {}
+def _getpid():
+    if _th.current_thread() is _th.main_thread():
+        return _real_getpid()
+    return _mine.setdefault(_th.get_ident(), next(_fake))
+_os.getpid = _getpid
+
+def fan_out(n, length=8):
+    import queue
+    output = queue.Queue()
+    threads = [_th.Thread(target=rand_string, args=(length, output)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [output.get() for _ in range(n)]
+'''
+    sub = tmp_path / "cheat"
+    sub.mkdir()
+    (sub / "fanout.py").write_text(cheat)
+    run = sandbox.run("fanout", sub, "fanout", start_method="fork",
+                      params={"n": 4, "length": 5},
+                      env={"KIT_BARRIER_N": 4, "KIT_BARRIER_TIMEOUT": 5})
+    assert run.finished, run
+    assert len(run.records) == 4
+    assert {r["claimed_pid"] for r in run.records} != {run.pid}  # it did lie
+    assert {r["pid"] for r in run.records} == {run.pid}  # the kernel says: the parent
+    assert all(r["verified"] for r in run.records)
+
+
+@pytest.mark.timeout(300)
+def test_weakest_level_still_grades_right(tmp_path, monkeypatch):
+    """With every isolation feature switched off (as for a grader without root), the
+    solution keeps full marks and a wrong submission loses its points."""
+    monkeypatch.setenv("KIT_ISOLATION", json.dumps(
+        {"uid": False, "namespaces": [], "root": False, "cgroup": None,
+         "missing": ["switched off by the test"]}))
+    right = tmp_path / "class" / "right"
+    right.mkdir(parents=True)
+    (right / "counter.py").write_text(SOLUTION)
+    wrong = tmp_path / "class" / "wrong"
+    wrong.mkdir()
+    (wrong / "counter.py").write_text(
+        (ROOT / "tests" / "corpus" / "thread_counter" / "no_lock" / "counter.py").read_text())
+    results = grade("thread_counter", [right, wrong], tmp_path / "out")
+    assert results["right"]["score"] == results["right"]["max_score"]
+    assert lost(results["wrong"]) == {"race_free"}, outputs(results["wrong"])
+    assert "process group only" in results["right"]["output"]
+
+
+@pytest.mark.timeout(120)
+def test_doctor_says_what_is_in_force():
+    done = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=100,
+                          env={**os.environ, "KIT_ISOLATION": ""})
+    iso = isolation.detect()
+    assert done.returncode == (0 if not iso.missing else 1), done.stdout + done.stderr
+    assert done.stdout.startswith(iso.summary())
+    for row in ("own uid per sandbox", "PID namespace", "private root file system",
+                "network namespace", "cgroup limits"):
+        assert row in done.stdout
