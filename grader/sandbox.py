@@ -27,6 +27,7 @@ import compileall
 import functools
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -253,7 +254,7 @@ def run(
             )
         try:
             # confine enforces ``wall`` itself; this is the backstop if even that fails.
-            exit_code = proc.wait(timeout=wall + (10 * GRACE if iso.confined else 0))
+            exit_code = wait(proc, wall + (10 * GRACE if iso.confined else 0))
             killed = exit_code == KILLED_AT_LIMIT and iso.confined
         except subprocess.TimeoutExpired:
             killed = True
@@ -315,6 +316,22 @@ def run(
         if slot is not None:
             slot.release()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def wait(proc: subprocess.Popen, timeout: float) -> int:
+    """``proc.wait(timeout)`` without its polling sleeps (up to 50 ms each): a pidfd
+    becomes readable the moment the process ends (Linux 5.3+; else the plain wait)."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return proc.wait(timeout=timeout)
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
 
 
 def verify(records: list[dict[str, Any]], witness_log: Path) -> int | None:
