@@ -26,6 +26,7 @@ from __future__ import annotations
 import compileall
 import functools
 import json
+import marshal
 import os
 import select
 import shutil
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.confine import KILLED_AT_LIMIT
-from grader.inside.probes import read_records
+from grader.inside.runner import collect
 from grader.isolation import (
     CONFINE,
     TASKS_MAX,
@@ -157,6 +158,161 @@ def copy_submission(submission: Path, dest: Path) -> None:
             shutil.copyfile(path, dest / path.name)
 
 
+class _Jail:
+    """One sandbox's resources on the trusted side: scratch folder (the submission copied
+    in), uid, cgroup, and the launch of :mod:`grader.confine` (or of the bare runner where
+    the machine gives no confinement)."""
+
+    def __init__(self, submission: Path, workdir: Path | None = None):
+        self.iso = isolation()
+        precompile()
+        self.scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
+        os.chmod(self.scratch, 0o711)
+        self.slot = self.cgroup = None
+        try:
+            self.slot = UidSlot.claim() if self.iso.uid else None
+            self.cgroup = Cgroup.create(self.iso.cgroup) if self.iso.cgroup else None
+            copy_submission(Path(submission), self.scratch / "submission")
+        except BaseException:
+            self.close()
+            raise
+        self.uid = self.slot.uid if self.slot else None
+        scratch = self.scratch
+        if self.iso.root:  # the sandbox sees its own file system (see grader.confine)
+            self.where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
+                          "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
+                          "spec": "/kit/spec.json"}
+        else:
+            self.where = {"sub": str(scratch / "submission"), "out": str(scratch / "out"),
+                          "work": str(scratch / "work"), "main": str(MAIN),
+                          "spec": str(scratch / "spec.json")}
+            for name in ("out", "work"):
+                (scratch / name).mkdir(mode=0o700)
+            if self.uid is not None:
+                for name in ("submission", "out", "work"):
+                    os.chown(scratch / name, self.uid, self.uid)
+                    os.chmod(scratch / name, 0o700)
+        self.token = uuid.uuid4().hex
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": self.where["work"],
+            "TMPDIR": "/tmp" if self.iso.root else self.where["work"],
+            "MALLOC_ARENA_MAX": "2",
+            "KIT_SANDBOX_TOKEN": self.token,
+        }
+        if os.environ.get("KIT_RUN_TOKEN"):
+            # Lets the grading command kill everything of a run it had to abandon.
+            self.env["KIT_RUN_TOKEN"] = os.environ["KIT_RUN_TOKEN"]
+        if self.iso.root:
+            self.env["KIT_WITNESS"] = "/kit/witness.sock"
+        self.proc: subprocess.Popen | None = None
+
+    def spec(self, scenario: str, module: str, start_method: str | None,
+             params: dict[str, Any], deadline: float, env: dict[str, Any] | None,
+             out: str) -> dict[str, Any]:
+        return {
+            "scenario": scenario,
+            "start_method": start_method,
+            "module": module,
+            "sub_dir": self.where["sub"],
+            "probe_dir": out + "/probes",
+            "result_path": out + "/result.json",
+            "phase_path": out + "/phase",
+            "deadline": deadline,
+            "params": params,
+            "limits": DEFAULT_LIMITS,
+            "env": {"KIT_MODULE": module, **(env or {})},
+        }
+
+    def launch(self, argv: list[str], wall: float, files: dict[str, str],
+               stdin: Any = subprocess.DEVNULL, pass_fds: tuple[int, ...] = ()) -> None:
+        """Start the sandbox running ``argv``; ``files`` are placed at their paths inside
+        (or, without a private root, next to the scratch folder's paths they name)."""
+        iso, scratch = self.iso, self.scratch
+        if iso.confined:
+            plan = build_plan(
+                iso, scratch, argv=argv, env=self.env, cwd=self.where["work"], wall=wall,
+                uid=self.uid, cgroups=self.cgroup.procs_files() if self.cgroup else [],
+                extra_ro=[(str(MAIN.parent), "/kit/grader/inside"),
+                          (str(scratch / "submission"), "/sandbox/submission")],
+                files={"/kit/grader/__init__.py": "", **files} if iso.root else {},
+                tmpfs=[("/sandbox/work", "size=64m,mode=700"),
+                       ("/sandbox/out", "size=64m,mode=700")],
+                copy_out=("/sandbox/out", str(scratch / "out")),
+                rlimits={"RLIMIT_NPROC": TASKS_MAX} if self.uid is not None else {},
+                witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
+            )
+            (scratch / "plan").write_bytes(marshal.dumps(plan))
+            cmd = [sys.executable, "-I", "-S", str(CONFINE), str(scratch / "plan")]
+        else:
+            cmd = argv
+        if not iso.root:
+            for path, text in files.items():
+                Path(path).write_text(text)
+                if self.uid is not None:
+                    os.chown(path, self.uid, self.uid)
+        with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
+            self.proc = subprocess.Popen(
+                cmd, cwd=scratch if iso.root else self.where["work"], env=self.env,
+                stdin=stdin, stdout=out, stderr=err, start_new_session=True,
+                close_fds=True, pass_fds=pass_fds,
+            )
+
+    def end(self) -> None:
+        """Whatever happened, nothing of this sandbox may survive."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        if self.cgroup is not None:
+            self.cgroup.kill()
+        if not self.iso.confined:
+            kill_marked("KIT_SANDBOX_TOKEN", self.token)
+
+    def witness(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
+        """(the pid init started, key -> what init saw) from the witness log."""
+        return read_witness(self.scratch / "witness.jsonl")
+
+    def close(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.destroy()
+        if self.slot is not None:
+            self.slot.release()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
+              left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
+              runner: int | None, entries: dict[str, dict[str, Any]] | None,
+              out_of_memory: bool) -> Run:
+    """A :class:`Run` from what the check left (:func:`runner.collect`)."""
+    result = left.get("result") if isinstance(left.get("result"), dict) else {}
+    phase = str(result.get("phase") or left.get("phase") or "starting")
+    if result.get("timeout"):
+        status = "timeout"
+    elif result and result.get("phase") == "done":
+        status = "ok"
+    elif killed:
+        status = "killed"
+    else:
+        status = "died"
+    records = [r for r in left.get("records") or [] if isinstance(r, dict)]
+    pid = result.get("pid")
+    if entries is not None:
+        pid = verify(records, entries, runner)
+    return Run(
+        scenario=scenario, start_method=start_method, status=status, phase=phase, pid=pid,
+        data=result.get("data") or {}, error=result.get("error"),
+        timeout=result.get("timeout"), records=records, exit_code=exit_code,
+        elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
+        stderr_tail=str(left.get("stderr_tail") or ""), params=params,
+        out_of_memory=out_of_memory,
+    )
+
+
 def run(
     scenario: str,
     submission: Path,
@@ -173,149 +329,174 @@ def run(
     the process tree is killed at ``deadline + GRACE`` whatever happens.
     """
     params = params or {}
-    iso = isolation()
-    precompile()
-    scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
-    os.chmod(scratch, 0o711)
-    slot = UidSlot.claim() if iso.uid else None
-    cgroup = Cgroup.create(iso.cgroup) if iso.cgroup else None
+    jail = _Jail(submission, workdir)
     try:
-        uid = slot.uid if slot else None
-        copy_submission(Path(submission), scratch / "submission")
-        if iso.root:  # the sandbox sees its own file system (see grader.confine)
-            where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
-                     "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
-                     "spec": "/kit/spec.json"}
-        else:
-            where = {"sub": str(scratch / "submission"), "out": str(scratch / "out"),
-                     "work": str(scratch / "work"), "main": str(MAIN),
-                     "spec": str(scratch / "spec.json")}
-            for name in ("out", "work"):
-                (scratch / name).mkdir(mode=0o700)
-            if uid is not None:
-                for name in ("submission", "out", "work"):
-                    os.chown(scratch / name, uid, uid)
-                    os.chmod(scratch / name, 0o700)
-        token = uuid.uuid4().hex
-        spec = {
-            "scenario": scenario,
-            "start_method": start_method,
-            "module": module,
-            "sub_dir": where["sub"],
-            "probe_dir": where["out"] + "/probes",
-            "result_path": where["out"] + "/result.json",
-            "phase_path": where["out"] + "/phase",
-            "deadline": deadline,
-            "params": params,
-            "limits": DEFAULT_LIMITS,
-            "env": {"KIT_MODULE": module, **(env or {})},
-        }
-        child_env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-            "HOME": where["work"],
-            "TMPDIR": "/tmp" if iso.root else where["work"],
-            "MALLOC_ARENA_MAX": "2",
-            "KIT_SANDBOX_TOKEN": token,
-        }
-        if os.environ.get("KIT_RUN_TOKEN"):
-            # Lets the grading command kill everything of a run it had to abandon.
-            child_env["KIT_RUN_TOKEN"] = os.environ["KIT_RUN_TOKEN"]
-        argv = [sys.executable, "-I", "-S", where["main"], where["spec"]]
+        iso = jail.iso
+        spec = jail.spec(scenario, module, start_method, params, deadline, env,
+                         jail.where["out"])
         wall = deadline + GRACE
-        if iso.confined:
-            plan = build_plan(
-                iso, scratch, argv=argv, env=child_env, cwd=where["work"], wall=wall, uid=uid,
-                cgroups=cgroup.procs_files() if cgroup else [],
-                extra_ro=[(str(MAIN.parent), "/kit/grader/inside"),
-                          (str(scratch / "submission"), "/sandbox/submission")],
-                files={"/kit/grader/__init__.py": "", "/kit/spec.json": json.dumps(spec)},
-                tmpfs=[("/sandbox/work", "size=64m,mode=700"),
-                       ("/sandbox/out", "size=64m,mode=700")],
-                copy_out=("/sandbox/out", str(scratch / "out")),
-                rlimits={"RLIMIT_NPROC": TASKS_MAX} if uid is not None else {},
-                witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
-            )
-            if iso.root:
-                child_env["KIT_WITNESS"] = "/kit/witness.sock"
-            (scratch / "plan.json").write_text(json.dumps(plan))
-            if not iso.root:
-                Path(where["spec"]).write_text(json.dumps(spec))
-            cmd = [sys.executable, "-I", "-S", str(CONFINE), str(scratch / "plan.json")]
-        else:
-            Path(where["spec"]).write_text(json.dumps(spec))
-            cmd = argv
         started = time.monotonic()
-        with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
-            proc = subprocess.Popen(
-                cmd, cwd=scratch if iso.root else where["work"], env=child_env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
-                close_fds=True,
-            )
+        jail.launch([sys.executable, "-I", "-S", jail.where["main"], jail.where["spec"]],
+                    wall, {jail.where["spec"]: json.dumps(spec)})
         try:
             # confine enforces ``wall`` itself; this is the backstop if even that fails.
-            exit_code = wait(proc, wall + (10 * GRACE if iso.confined else 0))
+            exit_code: int | None = wait(jail.proc, wall + (10 * GRACE if iso.confined else 0))
             killed = exit_code == KILLED_AT_LIMIT and iso.confined
         except subprocess.TimeoutExpired:
-            killed = True
-            exit_code = None
-        # Whatever happened, nothing of this sandbox may survive.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        if exit_code is None:
-            proc.wait()
-        if cgroup is not None:
-            cgroup.kill()
-        if not iso.confined:
-            kill_marked("KIT_SANDBOX_TOKEN", token)
+            killed, exit_code = True, None
+        jail.end()
         elapsed = time.monotonic() - started
-        out_dir = scratch / "out"
-        result: dict[str, Any] = {}
-        try:
-            result = json.loads((out_dir / "result.json").read_text())
-            if not isinstance(result, dict):
-                result = {}
-        except (OSError, ValueError):
-            result = {}
-        phase = str(result.get("phase") or _read(out_dir / "phase") or "starting")
-        if result.get("timeout"):
-            status = "timeout"
-        elif result and result.get("phase") == "done":
-            status = "ok"
-        elif killed:
-            status = "killed"
-        else:
-            status = "died"
-        probe_dir = out_dir / "probes"
-        records = read_records(str(probe_dir)) if probe_dir.is_dir() else []
-        pid = result.get("pid")
-        if iso.root:
-            pid = verify(records, scratch / "witness.jsonl")
-        return Run(
-            scenario=scenario,
-            start_method=start_method,
-            status=status,
-            phase=phase,
-            pid=pid,
-            data=result.get("data") or {},
-            error=result.get("error"),
-            timeout=result.get("timeout"),
-            records=records,
-            exit_code=exit_code,
-            elapsed=elapsed,
-            stdout_tail=_tail(scratch / "stdout"),
-            stderr_tail=_tail(scratch / "stderr"),
-            params=params,
-            out_of_memory=cgroup.oom_killed() if cgroup else False,
-        )
+        left = collect(str(jail.scratch / "out"))
+        left["stdout_tail"] = _tail(jail.scratch / "stdout")
+        left["stderr_tail"] = _tail(jail.scratch / "stderr")
+        runner, entries = jail.witness() if iso.root else (None, None)
+        return _make_run(scenario, start_method, params, left, killed, exit_code, elapsed,
+                         runner, entries,
+                         jail.cgroup.oom_kills() > 0 if jail.cgroup else False)
     finally:
-        if cgroup is not None:
-            cgroup.destroy()
-        if slot is not None:
-            slot.release()
-        shutil.rmtree(scratch, ignore_errors=True)
+        jail.close()
+
+
+class Session:
+    """One sandbox that serves many checks of one submission, one after another.
+
+    Each check runs in a process forked, inside the sandbox, from a server that never
+    imports the student's module; between checks everything else in the sandbox is killed
+    and its private folders emptied (see :func:`runner.serve`). This saves the launch of a
+    sandbox per check. Used where the sandbox has its own uid and PID namespace (so that
+    ``kill(-1)`` inside reaches exactly the student's processes); elsewhere, and after
+    anything goes wrong with the server, each check gets a fresh sandbox from :func:`run`,
+    with the same verdicts. ``KIT_SESSIONS=0`` switches sessions off (for comparison).
+    """
+
+    def __init__(self, submission: Path, module: str, workdir: Path | None = None):
+        self.submission = Path(submission)
+        self.module = module
+        self.workdir = workdir
+        iso = isolation()
+        self.enabled = (iso.uid and iso.root and "pid" in iso.namespaces
+                        and os.environ.get("KIT_SESSIONS", "1") != "0")
+        self.jail: _Jail | None = None
+        self.responses = -1
+        self.count = 0
+        self.checks_served = 0
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        jail = _Jail(self.submission, self.workdir)
+        read, write = os.pipe()
+        session = {"response_fd": write}
+        try:
+            jail.launch([sys.executable, "-I", "-S", jail.where["main"], "--serve",
+                         "/kit/session.json"], SESSION_WALL,
+                        {"/kit/session.json": json.dumps(
+                            {**session, "wipe": ["/tmp", "/dev/shm", "/sandbox/work",
+                                                 "/sandbox/out"]})},
+                        stdin=subprocess.PIPE, pass_fds=(write,))
+        except BaseException:
+            os.close(read)
+            jail.close()
+            raise
+        finally:
+            os.close(write)
+        self.jail, self.responses = jail, read
+        self.buffer = b""
+
+    def run(self, scenario: str, start_method: str | None = None,
+            params: dict[str, Any] | None = None, deadline: float = 20.0,
+            env: dict[str, Any] | None = None) -> Run:
+        params = params or {}
+        fallback = {"scenario": scenario, "submission": self.submission,
+                    "module": self.module, "start_method": start_method, "params": params,
+                    "deadline": deadline, "env": env, "workdir": self.workdir}
+        if not self.enabled:
+            return run(**fallback)
+        if self.jail is None:
+            self._start()
+        jail = self.jail
+        assert jail is not None and jail.proc is not None and jail.proc.stdin is not None
+        self.count += 1
+        # Unguessable: a check's processes must not be able to announce themselves to the
+        # witness as the next check's runner (the witness keeps the first sighting).
+        cid = f"c{self.count}-{uuid.uuid4().hex}"
+        spec = jail.spec(scenario, self.module, start_method, params, deadline, env,
+                         f"{jail.where['out']}/{cid}")
+        oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
+        started = time.monotonic()
+        try:
+            jail.proc.stdin.write((json.dumps({"id": cid, "spec": spec}) + "\n").encode())
+            jail.proc.stdin.flush()
+        except OSError:
+            return self._broken(fallback)
+        answer = self._answer(deadline + GRACE + 10.0)
+        if answer is None or answer.get("id") != cid:
+            return self._broken(fallback)
+        elapsed = time.monotonic() - started
+        runner, entries = jail.witness()
+        entry = entries.get(f"runner-{cid}")
+        oom = (jail.cgroup.oom_kills() > oom_before) if jail.cgroup else False
+        exit_code = answer.get("exit")
+        self.checks_served += 1
+        return _make_run(scenario, start_method, params, answer, bool(answer.get("killed")),
+                         exit_code if isinstance(exit_code, int) else None, elapsed,
+                         entry["pid"] if entry else None, entries, oom)
+
+    def _answer(self, timeout: float) -> dict[str, Any] | None:
+        """The server's next JSON line, or None if it does not come in time."""
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = end - time.monotonic()
+            if left <= 0 or len(self.buffer) > ANSWER_LIMIT:
+                return None
+            ready, _, _ = select.select([self.responses], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(self.responses, 1 << 20)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
+    def _broken(self, fallback: dict[str, Any]) -> Run:
+        """The server is gone or stuck (the student's code killed or stopped it): end this
+        sandbox and give the check, and every later one, a fresh sandbox of its own."""
+        self.close()
+        self.enabled = False
+        return run(**fallback)
+
+    def close(self) -> None:
+        jail, self.jail = self.jail, None
+        if jail is None:
+            return
+        try:
+            if jail.proc is not None and jail.proc.stdin is not None:
+                try:
+                    jail.proc.stdin.close()  # the server's loop ends; init kills the rest
+                except OSError:
+                    pass
+                try:
+                    wait(jail.proc, 10.0)
+                except subprocess.TimeoutExpired:
+                    pass
+            jail.end()
+        finally:
+            os.close(self.responses)
+            self.responses = -1
+            jail.close()
+
+
+SESSION_WALL = 3600.0
+ANSWER_LIMIT = 64 * 1024 * 1024
 
 
 def wait(proc: subprocess.Popen, timeout: float) -> int:
@@ -334,18 +515,12 @@ def wait(proc: subprocess.Popen, timeout: float) -> int:
     return proc.wait()
 
 
-def verify(records: list[dict[str, Any]], witness_log: Path) -> int | None:
-    """Replace the pids that probes claimed by the pids the sandbox's init saw (kernel
-    credentials of the probe's connection); returns the runner's pid as init knows it.
-
-    A record whose caller never reached the witness (the student broke the probe's
-    connection, or patched it away) is attributed to the runner: the grader could not
-    confirm that it ran anywhere else. ``claimed_pid`` keeps what the process said.
-    """
+def read_witness(path: Path) -> tuple[int | None, dict[str, dict[str, Any]]]:
+    """(the pid init started, key -> the first sighting) from init's witness log."""
     runner = None
     seen: dict[str, dict[str, Any]] = {}
     try:
-        lines = witness_log.read_text().splitlines()
+        lines = path.read_text().splitlines()
     except OSError:
         lines = []
     for line in lines:
@@ -353,10 +528,24 @@ def verify(records: list[dict[str, Any]], witness_log: Path) -> int | None:
             entry = json.loads(line)
         except ValueError:
             continue
+        if not isinstance(entry, dict):
+            continue
         if "runner" in entry:
             runner = entry["runner"]
         elif isinstance(entry.get("key"), str):
             seen.setdefault(entry["key"], entry)
+    return runner, seen
+
+
+def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],
+           runner: int | None) -> int | None:
+    """Replace the pids that probes claimed by the pids the sandbox's init saw (kernel
+    credentials of the probe's connection); returns ``runner``, the check's own process.
+
+    A record whose caller never reached the witness (the student broke the probe's
+    connection, or patched it away) is attributed to the runner: the grader could not
+    confirm that it ran anywhere else. ``claimed_pid`` keeps what the process said.
+    """
     for rec in records:
         if "pid" not in rec:
             continue
@@ -372,10 +561,3 @@ def verify(records: list[dict[str, Any]], witness_log: Path) -> int | None:
 def precompile() -> None:
     """Byte-compile the runner's package once, so sandboxes (read-only) need not."""
     compileall.compile_dir(str(MAIN.parent), quiet=2)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()[:500]
-    except OSError:
-        return ""

@@ -171,3 +171,68 @@ def test_doctor_says_what_is_in_force():
     for row in ("own uid per sandbox", "PID namespace", "private root file system",
                 "network namespace", "cgroup limits"):
         assert row in done.stdout
+
+
+LEAVE_TRACES = '''
+import json as _json, os as _os, subprocess as _sp, sys as _sys
+print("SAW " + _json.dumps({
+    "tmp": sorted(_os.listdir("/tmp")), "shm": sorted(_os.listdir("/dev/shm")),
+    "work": sorted(_os.listdir(".")),
+    "pids": len([p for p in _os.listdir("/proc") if p.isdigit()]),
+}))
+_sys.stdout.flush()
+for _folder in ("/tmp", "/dev/shm", "."):
+    with open(_os.path.join(_folder, "left-by-a-check"), "w") as _f:
+        _f.write("x")
+if _os.fork() == 0:  # a daemon that ignores SIGTERM
+    _os.setsid()
+    _os.execv(_sys.executable, [_sys.executable, "-c",
+              "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "time.sleep(600)"])
+'''
+
+
+def saw(run) -> dict:
+    return json.loads([x for x in run.stdout_tail.splitlines() if x.startswith("SAW ")][-1][4:])
+
+
+needs_sessions = pytest.mark.skipif(
+    not sandbox.Session(ROOT, "x").enabled,
+    reason="sessions need the full sandbox (see python -m grader doctor)")
+
+
+@needs_sessions
+@pytest.mark.timeout(120)
+def test_each_check_of_a_session_starts_clean(tmp_path):
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "counter.py").write_text(SOLUTION + LEAVE_TRACES)
+    with sandbox.Session(sub, "counter") as session:
+        runs = [session.run("counter_plain", params={"sizes": [3]}) for _ in range(3)]
+        assert session.checks_served == 3
+    assert all(r.finished and r.data["calls"][0]["value"] == 3 for r in runs), runs
+    first = saw(runs[0])
+    assert "left-by-a-check" not in first["tmp"] + first["shm"] + first["work"]
+    # What one check left (files, a daemon) is gone when the next one starts.
+    assert [saw(r) for r in runs[1:]] == [first, first]
+
+
+@needs_sessions
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP"])
+def test_a_check_that_attacks_the_session_server_is_rerun_alone(tmp_path, signal_name):
+    """The check's parent in a session is the server: killing or stopping it ends the
+    session; the check is rerun in a sandbox of its own (where its parent is init, which
+    it cannot signal) and gets the same result as without sessions."""
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "counter.py").write_text(
+        SOLUTION + f"\nimport os, signal\ntry:\n    os.kill(os.getppid(), signal.{signal_name})\n"
+        "except OSError:\n    pass\n")
+    with sandbox.Session(sub, "counter") as session:
+        first = session.run("counter_plain", params={"sizes": [5]}, deadline=3)
+        assert not session.enabled  # the session is abandoned, checks go one per sandbox
+        second = session.run("counter_plain", params={"sizes": [7]}, deadline=3)
+        assert session.checks_served == 0
+    assert first.finished and first.data["calls"][0]["value"] == 10
+    assert second.finished and second.data["calls"][0]["value"] == 21

@@ -15,6 +15,9 @@ if _GRADER_PARENT not in sys.path:
     sys.path.insert(0, _GRADER_PARENT)
 
 if __name__ == "__main__":
-    from grader.inside.runner import main
+    from grader.inside import runner
 
-    main(sys.argv[1])
+    if sys.argv[1] == "--serve":
+        runner.serve(sys.argv[2])
+    else:
+        runner.main(sys.argv[1])

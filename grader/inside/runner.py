@@ -177,9 +177,15 @@ def apply_limits() -> None:
 
 
 def main(spec_path: str) -> None:
-    global _spec
+    """One check in a fresh sandbox process (the whole process is this check's)."""
     with open(spec_path) as f:
-        _spec = json.load(f)
+        run_check(json.load(f))
+
+
+def run_check(spec: dict[str, Any]) -> None:
+    """Run the check ``spec`` in this process and leave through ``os._exit``."""
+    global _spec
+    _spec = spec
     _result.update({"pid": os.getpid(), "phase": "starting", "data": {}, "error": None,
                     "timeout": None})
     apply_limits()
@@ -207,3 +213,168 @@ def main(spec_path: str) -> None:
     finally:
         sys.stdout.flush()
         os._exit(0)
+
+
+# --- session mode: one sandbox, many checks ---------------------------------------------
+
+def collect(out_dir: str, tail: int = 3000) -> dict[str, Any]:
+    """What a check left in ``out_dir``: result, phase, probe records, output tails.
+
+    Used on both sides: by the session server inside the sandbox (which sends it to the
+    grader) and by the grader for a one-check sandbox (after init copied the folder out).
+    """
+    from grader.inside.probes import read_records
+
+    def text(name: str, limit: int) -> str:
+        try:
+            with open(os.path.join(out_dir, name), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - limit))
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        return ("…" + data) if size > limit else data
+
+    result: Any = None
+    try:
+        with open(os.path.join(out_dir, "result.json")) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        result = None
+    probe_dir = os.path.join(out_dir, "probes")
+    return {
+        "result": result if isinstance(result, dict) else {},
+        "phase": text("phase", 500),
+        "records": read_records(probe_dir) if os.path.isdir(probe_dir) else [],
+        "stdout_tail": text("stdout", tail),
+        "stderr_tail": text("stderr", tail),
+    }
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(option, ctypes.c_ulong(value), 0, 0, 0)
+
+
+PR_SET_DUMPABLE = 4
+SESSION_GRACE = 5.0
+
+
+def _wipe(folder: str) -> None:
+    """Empty a folder of the sandbox between checks (what one check left for the next)."""
+    import shutil
+
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _wait_check(pid: int, limit: float) -> tuple[int | None, bool]:
+    """Wait for the check process up to ``limit`` seconds; (wait status, killed)."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    end = time.monotonic() + limit
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        left = end - time.monotonic()
+        if left <= 0:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            return os.waitpid(pid, 0)[1], True
+        if fd is not None:
+            select.select([fd], [], [], left)
+        else:
+            time.sleep(min(left, 0.005))
+
+
+def serve(session_path: str) -> None:
+    """The session server: read checks (JSON lines) on stdin, run each in a forked process,
+    answer on the response pipe with what it left (JSON lines).
+
+    It never imports the student's module: each check's process does, fresh. Between
+    checks everything else of this uid is killed (``kill(-1)`` spares only the caller, and
+    init is root) and the private folders are emptied, so a check starts from what a new
+    sandbox would give it. The server is not dumpable: the student's processes, though of
+    the same uid, cannot trace it or open its file descriptors.
+    """
+    with open(session_path) as f:
+        session = json.load(f)
+    _prctl(PR_SET_DUMPABLE, 0)
+    # Imported once here so that each check's fork starts warm.
+    import multiprocessing.pool  # noqa: F401
+    import multiprocessing.popen_fork  # noqa: F401
+    import multiprocessing.queues  # noqa: F401
+    import multiprocessing.synchronize  # noqa: F401
+    import resource  # noqa: F401
+
+    from grader.inside import gates, probes, scenarios, schedule  # noqa: F401
+
+    respond = session["response_fd"]
+    requests = os.fdopen(0, "rb", buffering=0)
+    reader = __import__("io").BufferedReader(requests)
+    for line in reader:
+        try:
+            request = json.loads(line)
+            spec = request["spec"]
+        except (ValueError, KeyError, TypeError):
+            break
+        out_dir = os.path.dirname(spec["result_path"])
+        os.makedirs(out_dir, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        out_fd = os.open(os.path.join(out_dir, "stdout"), flags, 0o600)
+        err_fd = os.open(os.path.join(out_dir, "stderr"), flags, 0o600)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setpgid(0, 0)
+                os.dup2(out_fd, 1)
+                os.dup2(err_fd, 2)
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, 0)
+                for fd in (out_fd, err_fd, null, respond):
+                    os.close(fd)
+                _prctl(PR_SET_DUMPABLE, 1)
+                probes.witness(f"runner-{request['id']}")
+                run_check(spec)
+            finally:
+                os._exit(70)
+        os.close(out_fd)
+        os.close(err_fd)
+        status, killed = _wait_check(pid, spec["deadline"] + SESSION_GRACE)
+        try:
+            os.kill(-1, signal.SIGKILL)  # whatever the check left behind
+        except OSError:
+            pass
+        answer = collect(out_dir)
+        answer.update({"id": request["id"], "killed": killed,
+                       "exit": os.waitstatus_to_exitcode(status)})
+        for folder in session.get("wipe", []):
+            _wipe(folder)
+        data = (json.dumps(answer, default=repr) + "\n").encode()
+        while data:
+            data = data[os.write(respond, data):]
+    os._exit(0)

@@ -9,18 +9,28 @@ every variant alike; the ratios are what to compare across machines.
 * ``confine``: the launcher alone, with the isolation this machine gives
   (``python -m grader doctor``), running ``python -I -S -c pass`` as the sandboxed program:
   cgroups, namespaces, the private root, the uid switch, init;
-* ``check``: a whole check through :func:`grader.sandbox.run`: scratch folder, uid and
-  cgroup set-up, confine, the runner importing the solution's ``counter.py`` and calling
-  ``run_workers(1)``, results copied out and verified, everything torn down.
+* ``check``: a whole check in a sandbox of its own, :func:`grader.sandbox.run`: scratch
+  folder, uid and cgroup set-up, confine, the runner importing the solution's
+  ``counter.py`` and calling ``run_workers(1)``, results copied out and verified,
+  everything torn down;
+* ``session``: the same check served by a :class:`grader.sandbox.Session` (as the hidden
+  suites run them): a process forked inside the running sandbox imports the module and
+  runs the check; then everything else in the sandbox is killed and its folders emptied.
+  The session's launch is paid once per :data:`CHECKS` checks and counted in, spread
+  over them (``session`` = launch / CHECKS + median check).
 
-Prints the mean and median per variant, and per check: ``check - baseline`` (the sandbox's
-added cost, goal under 10 ms) and ``check / baseline``.
+* ``work``: the check's own work without any sandbox: the module executed afresh from its
+  file and ``run_workers(1)`` called, in this process. A check's overhead is its cost
+  minus this.
+
+Prints the mean and median per variant, and for each way of running a check its cost
+minus the baseline (the goal for the session: under 10 ms) and its ratio to the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import marshal
 import statistics
 import subprocess
 import sys
@@ -49,9 +59,9 @@ def confine_only() -> None:
             env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
             uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
             extra_ro=[], files={}, tmpfs=[], copy_out=None)
-        (scratch / "plan.json").write_text(json.dumps(plan))
+        (scratch / "plan").write_bytes(marshal.dumps(plan))
         subprocess.run([sys.executable, "-I", "-S", str(isolation.CONFINE),
-                        str(scratch / "plan.json")], check=True)
+                        str(scratch / "plan")], check=True)
     finally:
         if cg is not None:
             cg.destroy()
@@ -66,32 +76,76 @@ def check() -> None:
     assert run.finished and run.data["calls"][0]["value"] == 0, run
 
 
+def work() -> None:
+    path = ROOT / "solutions" / "thread_counter" / "counter.py"
+    namespace: dict = {"__name__": "counter_bench", "__file__": str(path)}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    assert namespace["run_workers"](1) == 0
+
+
+CHECKS = 20  # checks per session (a suite has 6 to 20, in up to 6 sessions)
+
+
+def session_checks() -> tuple[float, list[float]]:
+    """(launch and first check, the following checks) of one session, in seconds."""
+    times = []
+    start = time.perf_counter()
+    with sandbox.Session(ROOT / "solutions" / "thread_counter", "counter") as session:
+        assert session.enabled, "sessions need the full sandbox (python -m grader doctor)"
+        for _ in range(CHECKS + 1):
+            t = time.perf_counter()
+            run = session.run("counter_plain", params={"sizes": [1]}, deadline=20)
+            assert run.finished and run.data["calls"][0]["value"] == 0, run
+            times.append(time.perf_counter() - t)
+        assert session.checks_served == CHECKS + 1
+    first = times[0] + (time.perf_counter() - start - sum(times))
+    return first, times[1:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     iso = isolation.detect()
     print(iso.summary())
-    variants = {"baseline": baseline, "confine": confine_only, "check": check}
+    variants = {"baseline": baseline, "confine": confine_only, "check": check, "work": work}
     for fn in variants.values():  # warm caches (byte code, page cache)
         fn()
     times: dict[str, list[float]] = {name: [] for name in variants}
+    times["session"] = []
+    session_fixed: list[float] = []
     for _ in range(args.rounds):
         for name, fn in variants.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+        first, rest = session_checks()
+        session_fixed.append(first)
+        times["session"].extend(rest)
     print(f"\n{args.rounds} rounds, interleaved")
     print(f"{'variant':10} {'mean ms':>9} {'median ms':>10}")
     for name, values in times.items():
         print(f"{name:10} {1000 * statistics.mean(values):9.1f} "
               f"{1000 * statistics.median(values):10.1f}")
     base = statistics.median(times["baseline"])
+    fixed = statistics.median(session_fixed)
     per_check = statistics.median(times["check"])
-    print(f"\nadded per check (median check - baseline): {1000 * (per_check - base):.1f} ms "
-          f"(goal: under 10 ms)")
-    print(f"check / baseline: {per_check / base:.2f}")
-    print(f"confine / baseline: {statistics.median(times['confine']) / base:.2f}")
+    in_session = statistics.median(times["session"]) + fixed / CHECKS
+    print(f"session launch + first check: median {1000 * fixed:.1f} ms, paid once per "
+          f"{CHECKS} checks")
+    print(f"\n{'per check':28} {'ms':>7} {'- baseline':>11} {'/ baseline':>11}")
+    for label, value in (("own sandbox (sandbox.run)", per_check),
+                         ("in a session (amortized)", in_session),
+                         ("launcher only (confine)", statistics.median(times["confine"]))):
+        print(f"{label:28} {1000 * value:7.1f} {1000 * (value - base):+11.1f} "
+              f"{value / base:11.2f}")
+    own_work = statistics.median(times["work"])
+    print(f"\nthe check's own work, unsandboxed: {1000 * own_work:.1f} ms")
+    print(f"sandbox overhead per check in a session: {1000 * (in_session - own_work):.1f} ms "
+          f"(goal: under 10 ms); {(in_session - own_work) / base:.2f} x a bare "
+          f"interpreter start ({1000 * base:.1f} ms)")
+    print(f"sandbox overhead per check in its own sandbox: {1000 * (per_check - own_work):.1f}"
+          f" ms; {(per_check - own_work) / base:.2f} x a bare interpreter start")
 
 
 if __name__ == "__main__":
