@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from grader.isolation import MEMORY_MAX
 from grader.sandbox import Run
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
@@ -133,6 +134,13 @@ def describe_stuck(run: Run, module: str) -> str:
     """Explain a run that did not finish: where the main thread (and others) were."""
     prefix = f"[{run.start_method}] " if run.start_method else ""
     call = run.phase.replace("calling ", "", 1)
+    if run.out_of_memory:
+        what = "importing " + module + ".py" if run.phase.startswith("importing") else call
+        return (f"{prefix}your processes ran out of memory while {what}: the sandbox gives "
+                f"all of them together {MEMORY_MAX // 2**30} GiB, and the kernel killed one "
+                f"that went over. Look for data that only grows (a list appended to in a "
+                f"loop, a string doubled again and again) or a copy of a big object per "
+                f"process.")
     if run.status == "timeout":
         after = run.timeout.get("after") if run.timeout else "?"
         main = main_stack(run)
@@ -154,6 +162,11 @@ def describe_stuck(run: Run, module: str) -> str:
                          "without a matching release (or acquired twice by one thread) "
                          "blocks every other thread forever; use `with lock:`, which always "
                          "releases it")
+        if run.start_method in ("spawn", "forkserver") and run.phase.startswith("importing"):
+            text += (f". Under {run.start_method}, every child process imports your module "
+                     f"again: code at module level that starts processes (or waits for "
+                     f"them) runs again in each child, which starts more. Put it under "
+                     f"`if __name__ == \"__main__\":` or inside a function")
         return text + "."
     if run.status == "killed":
         return (f"{prefix}{call} did not return and did not respond within the time limit "

@@ -160,6 +160,13 @@ def test_race_free(runs):
     search = run.data["search"]
     if search["verdict"] == "ok":
         return
+    if search["verdict"] == "opaque":
+        ref = search["reference"]
+        names = sorted({part["__opaque__"] for part in ref if isinstance(part, dict)})
+        lose(f"run_workers returned, or num holds, a {' / '.join(names)} object: the grader "
+             f"compares the sums that different thread interleavings give, and cannot "
+             f"compare such objects, so it cannot show that no update is lost. Keep num a "
+             f"plain int and return it.")
     ce = search["counterexample"]
     outcome = ce["outcome"]
     if outcome["kind"] == "deadlock":

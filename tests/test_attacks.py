@@ -1,0 +1,345 @@
+"""Attacks: hostile submissions that try to earn what they did not do, or to harm the grader.
+
+``tests/attacks/<assignment>/<attack>/`` is one hostile submission (the module, and any other
+files the attack brings); its docstring says what it does and what it must earn. Most are
+the reference solution plus the attack, so that the honest part earns its points and the
+expectation names exactly the points the attack must not earn.
+
+Each assignment's attacks are graded in ONE real ``python -m grader grade`` call, together
+with the reference solution and the unchanged stub (as in ``test_corpus.py``, the grading is
+shared by that assignment's tests, which run in one xdist group). Per attack
+(``test_attack_is_graded_right``): the exact set of lost checks, a piece of the explanation
+where one is expected, the student's ``execution_time`` under :data:`BOUND`, and no forged
+claim in the report. Per class (``test_attacks_harm_nobody``): the reference solution keeps
+full marks and the stub earns nothing (one student's attack does not change another's
+grade); no process of the grading survives it (every sandbox process carries the
+``KIT_RUN_TOKEN`` set for the call); nothing changed outside the output folder (the
+repository, ``/tmp``, ``/dev/shm`` and ``/var/tmp`` are compared before and after, see
+:func:`changes`), and no ``results.json`` or ``grades.csv`` anywhere holds a forged claim.
+
+Placeholders in the attack files, filled in when the class is assembled: ``@TOKEN@`` (unique
+per run), ``@OUT@`` (the ``--out`` folder), ``@ROOT@`` (this repository).
+
+The bombs (fork, memory, disk) run only where the sandbox has every limit (``python -m
+grader doctor`` exits 0): without a private root, cgroups and an own uid they would hit the
+machine running the tests instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from helpers import ASSIGNMENT_MODULES, ROOT, grade, lost, outputs, processes_with
+
+ATTACKS = ROOT / "tests" / "attacks"
+BOUND = 60.0  # seconds of grading per student, whatever the submission does
+ALL = "every check"  # what the stub loses: a submission that must earn nothing
+BOMBS = {"fork_bomb", "disk_fill", "memory_bomb"}
+REPORT_NAMES = {"results.json", "grades.csv"}
+
+# attack -> (the checks it must lose, {check: a piece of its explanation, or a tuple of
+# pieces of which one must be there})
+Says = dict[str, str | tuple[str, ...]]
+EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
+    "thread_counter": {
+        "atexit_exit_stub": (ALL, {"returns_sum": "NotImplementedError"}),
+        "site_customize": (ALL, {"returns_sum": "NotImplementedError"}),
+        "forge_reports": (ALL, {"returns_sum": "NotImplementedError"}),
+        "forge_runner_result": (ALL, {}),
+        "patch_the_runner": (ALL, {}),
+        "steal_hidden_tests": (ALL, {"returns_sum": "NotImplementedError"}),
+        "agreeable_sum": ({"returns_sum"}, {"returns_sum": "Agreeable"}),
+        "agreeable_hides_race": ({"returns_sum", "num_matches", "race_free"},
+                                 {"num_matches": "Total"}),
+        "inline_thread": ({"overlap"}, {"overlap": "never"}),
+        "disk_fill": (set(), {}),
+    },
+    "process_fanout": {
+        "atexit_exit": (set(), {}),
+        "agreeable_list": ({"count", "strings"}, {"count": "Agreeable"}),
+        "fake_pids": ({"in_children"}, {"in_children": "thread"}),
+        "respawn_at_import": ({"portable"}, {"portable": "importing fanout.py"}),
+        "unpicklable_target": ({"portable"}, {"portable": "pickl"}),
+    },
+    "pool_variants": {
+        "agreeable_results": ({"map", "map_async", "apply_async", "square_cube"},
+                              {"map": "AgreeableList", "map_async": "Agreeable"}),
+        "dying_worker": ({"map"}, {"map": "did not return within"}),
+        # Killed for its memory (say so), or still allocating at the deadline.
+        "memory_bomb": ({"square_cube"}, {"square_cube": ("memory", "did not return within")}),
+        "fork_bomb": ({"square_cube"}, {}),
+    },
+}
+
+
+@functools.lru_cache(maxsize=1)
+def fully_confined() -> bool:
+    """Whether ``python -m grader doctor`` finds every isolation feature in force."""
+    done = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode == 0
+
+
+@pytest.mark.timeout(60)
+def test_every_attack_folder_has_an_expectation():
+    for assignment, module in ASSIGNMENT_MODULES.items():
+        folders = {p.name for p in (ATTACKS / assignment).iterdir() if p.is_dir()}
+        assert folders == set(EXPECTED[assignment]), assignment
+        for name in folders:
+            assert (ATTACKS / assignment / name / f"{module}.py").is_file(), (assignment, name)
+
+
+# --- assembling the class ------------------------------------------------------------------
+
+def assemble(assignment: str, names: list[str], class_dir: Path,
+             fill: dict[str, str]) -> list[Path]:
+    """Copy each attack folder to ``class_dir/<attack>`` with the placeholders filled in,
+    plus the reference solution (``reference``) and the unchanged stub (``stub``)."""
+    folders = []
+    for name in names:
+        folder = class_dir / name
+        folder.mkdir(parents=True)
+        for src in sorted((ATTACKS / assignment / name).iterdir()):
+            if src.is_file() and src.suffix == ".py":
+                text = src.read_text()
+                for key, value in fill.items():
+                    text = text.replace(key, value)
+                (folder / src.name).write_text(text)
+        folders.append(folder)
+    module = ASSIGNMENT_MODULES[assignment] + ".py"
+    for name, source in (("reference", ROOT / "solutions" / assignment / module),
+                         ("stub", ROOT / "assignments" / assignment / module)):
+        (class_dir / name).mkdir()
+        shutil.copyfile(source, class_dir / name / module)
+        folders.append(class_dir / name)
+    return folders
+
+
+# --- what changed outside the output folder -------------------------------------------------
+
+SKIP_DIRS = {"__pycache__", ".git", ".ruff_cache", ".pytest_cache", ".benchmarks"}
+# Source files people edit while the suite runs (another checkout's engineer, an editor's
+# autosave) are not the grader's doing; reports and anything else are.
+SOURCE_SUFFIXES = {".py", ".md", ".toml", ".ini", ".txt", ".cfg", ".json"}
+# Semaphores and shared memory that multiprocessing on the host (other tests) creates.
+SHM_PREFIXES = ("sem.", "psm_", "wnsm_", "mp-", "pym-")
+
+
+def listing(top: Path, skip: set[Path]) -> dict[str, int]:
+    """path -> size of every file under ``top`` (``skip``'d folders and caches left out)."""
+    files: dict[str, int] = {}
+    for folder, dirs, names in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                   and Path(folder, d) not in skip]
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                files[path] = os.lstat(path).st_size
+            except OSError:
+                continue
+    return files
+
+
+def snapshot(skip: set[Path]) -> dict[str, dict[str, int]]:
+    return {str(top): listing(top, skip) for top in (ROOT, Path("/tmp"), Path("/dev/shm"),
+                                                     Path("/var/tmp")) if top.is_dir()}
+
+
+def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
+            claim: str) -> list[str]:
+    """What appeared, vanished or changed size and is not explained by concurrent work.
+
+    The repository is compared strictly (but for edited source files). ``/tmp`` is shared
+    with the tests running in parallel: there only new or changed files count that hold the
+    claim or are reports outside pytest's own temporary folders. ``/dev/shm`` and
+    ``/var/tmp`` are compared strictly, but for multiprocessing's transient files.
+    """
+    found = []
+    for top, old in before.items():
+        new = after.get(top, {})
+        for path in sorted(set(old) | set(new)):
+            if old.get(path) == new.get(path):
+                continue
+            name = os.path.basename(path)
+            how = ("new" if path not in old else "removed" if path not in new
+                   else f"size {old[path]} -> {new[path]}")
+            if top == str(ROOT):
+                if Path(path).suffix in SOURCE_SUFFIXES and name not in REPORT_NAMES:
+                    continue
+            elif top == "/tmp":
+                if path not in new:
+                    continue
+                report = name in REPORT_NAMES and not path.startswith("/tmp/pytest-of-")
+                if not (report or holds(Path(path), claim)):
+                    continue
+            elif name.startswith(SHM_PREFIXES):
+                continue
+            found.append(f"{path} ({how})")
+    return found
+
+
+def holds(path: Path, text: str) -> bool:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4 << 20:
+            return False
+        return text.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def forged_reports(claim: str) -> list[str]:
+    """Every ``results.json``/``grades.csv`` that holds ``claim``, wherever the grading or a
+    sandbox escape could have put it."""
+    found = []
+    for top in (ROOT, Path("/tmp"), Path("/work"), Path("/root"), Path("/run"),
+                Path("/dev/shm"), Path("/var/tmp")):
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = [d for d in dirs if d not in (".git", "__pycache__")]
+            for name in REPORT_NAMES.intersection(names):
+                if holds(Path(folder, name), claim):
+                    found.append(os.path.join(folder, name))
+    return found
+
+
+# --- the attacks ---------------------------------------------------------------------------
+
+def live_outside_the_sandbox(folder: Path, module: str) -> str:
+    """Import the attack module in a plain interpreter (``site`` on, the folder on the path):
+    proof that the attack works where nothing stops it. Returns what it printed."""
+    code = (f"import {module}; print({module}.run_workers(10), "
+            f"getattr({module}, 'rigged_by', None) or getattr({module}, 'FOUND', [])[:1])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "KIT_"))}
+    env["PYTHONPATH"] = str(folder)
+    done = subprocess.run([sys.executable, "-c", code], cwd=folder.parent.parent,
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@dataclass
+class Graded:
+    """One assignment's class, graded once, and what the grading left behind."""
+
+    results: dict[str, dict]
+    folders: int
+    elapsed: float
+    claim: str
+    out: Path
+    survivors: list[int]
+    changed: list[str]
+    forged: list[str]
+
+
+_graded: dict[str, Graded | str] = {}
+
+
+def grade_class(assignment: str, base: Path) -> Graded:
+    token = uuid.uuid4().hex
+    claim = "forged-" + token
+    out = base / "out"
+    names = sorted(n for n in EXPECTED[assignment] if n not in BOMBS or fully_confined())
+    folders = assemble(assignment, names, base / "class",
+                       {"@TOKEN@": token, "@OUT@": str(out), "@ROOT@": str(ROOT)})
+    before = snapshot(skip={base})
+    started = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        # Every sandbox process carries it: what survives the grading can be found.
+        mp.setenv("KIT_RUN_TOKEN", token)
+        results = grade(assignment, folders, out)
+    elapsed = time.monotonic() - started
+    survivors = processes_with(token)
+    after = snapshot(skip={base})
+    return Graded(results, len(folders), elapsed, claim, out, survivors,
+                  changes(before, after, claim), forged_reports(claim))
+
+
+@pytest.fixture
+def graded(tmp_path_factory):
+    def get(assignment: str) -> Graded:
+        if assignment not in _graded:
+            try:
+                _graded[assignment] = grade_class(
+                    assignment, tmp_path_factory.mktemp(f"attacks-{assignment}"))
+            except Exception as exc:  # one failed grading, not one per attack
+                _graded[assignment] = f"grading {assignment} failed: {exc!r}"[:5000]
+        done = _graded[assignment]
+        if isinstance(done, str):
+            pytest.fail(done)
+        return done
+    return get
+
+
+# Known limit (README, "What the sandbox does not stop"): the grader's instrumentation runs
+# in the student's process, so code that rewrites it there (or writes the runner's result
+# file and leaves) fakes what it observes. Only the pids of probe calls are observed from
+# outside (the init's SO_PEERCRED witness). Strict: these turn into failures once fixed.
+FORGES_IN_PROCESS = pytest.mark.xfail(
+    strict=True, reason="in-process instrumentation can be rewritten by the student's code")
+KNOWN_LIMITS = {("thread_counter", "forge_runner_result"), ("thread_counter", "patch_the_runner")}
+CASES = [pytest.param(a, n, id=f"{a}/{n}", marks=[pytest.mark.xdist_group(f"attacks-{a}")]
+                      + ([FORGES_IN_PROCESS] if (a, n) in KNOWN_LIMITS else []))
+         for a in EXPECTED for n in EXPECTED[a]]
+CLASSES = [pytest.param(a, marks=pytest.mark.xdist_group(f"attacks-{a}"), id=a)
+           for a in EXPECTED]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize(("assignment", "attack"), CASES)
+def test_attack_is_graded_right(graded, assignment, attack):
+    if attack in BOMBS and not fully_confined():
+        pytest.skip("the sandbox lacks limits (see `python -m grader doctor`): no bombs")
+    g = graded(assignment)
+    result = g.results[attack]
+    want, says = EXPECTED[assignment][attack]
+    if want == ALL:
+        want = set(outputs(g.results["reference"]))
+    texts = outputs(result)
+    shown = {check: text[:400] for check, text in texts.items() if text}
+    assert lost(result) == want, shown
+    for check, phrases in says.items():
+        phrases = (phrases,) if isinstance(phrases, str) else phrases
+        assert any(p in texts[check] for p in phrases), (check, phrases, texts[check])
+    assert result["execution_time"] < BOUND, result["execution_time"]
+    assert g.claim not in json.dumps(result)
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("assignment", CLASSES)
+def test_attacks_harm_nobody(graded, assignment):
+    """The classmates keep their grades, nothing of the grading survives it, and nothing
+    outside the output folder changed."""
+    g = graded(assignment)
+    reference, stub = g.results["reference"], g.results["stub"]
+    assert reference["score"] == reference["max_score"], outputs(reference)
+    assert stub["score"] == 0 and lost(stub) == set(outputs(reference)), outputs(stub)
+    assert g.elapsed < BOUND * g.folders
+    assert g.survivors == []
+    assert g.changed == []
+    assert g.forged == []
+    assert g.claim not in (g.out / "grades.csv").read_text()
+
+
+@pytest.mark.timeout(120)
+def test_rigging_attacks_are_live(tmp_path):
+    """The customize and stealing attacks are not duds: outside the sandbox, with ``site``
+    on and the kit's files reachable, they do turn the stub into a working module."""
+    class_dir = tmp_path / "class"
+    folders = assemble("thread_counter", ["site_customize", "steal_hidden_tests"], class_dir,
+                       {"@TOKEN@": "x", "@OUT@": str(tmp_path / "out"), "@ROOT@": str(ROOT)})
+    rigged = live_outside_the_sandbox(folders[0], "counter")
+    assert rigged.split()[0] == "45", rigged
+    assert "customize" in rigged
+    stolen = live_outside_the_sandbox(folders[1], "counter")
+    assert stolen.split()[0] == "45", stolen
+    assert "solutions/thread_counter/counter.py" in stolen
