@@ -344,6 +344,7 @@ def init(plan: dict) -> int:
     runner = os.fork()
     if runner == 0:
         exec_runner(plan, root)
+    _close_runners_fds(plan)
     witness = None
     if root is not None and plan["root"].get("witness_socket") is not None:
         witness = Witness(plan["root"]["witness_socket"], plan["witness_log"], runner)
@@ -387,6 +388,16 @@ def init(plan: dict) -> int:
         source, dest = plan["copy_out"]
         copy_out(_inside(root, source), dest)
     return code
+
+
+def _close_runners_fds(plan: dict) -> None:
+    """Descriptors meant for the runner alone (a session's answer pipe): once the runner
+    has them, nobody else holds them, so the grader sees end-of-file when it dies."""
+    for fd in plan.get("runner_fds", []):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _kill_all(plan: dict, runner: int) -> None:
@@ -442,6 +453,7 @@ def main(plan_path: str) -> int:
             os.write(2, f"sandbox setup failed: {exc}\n".encode())
         finally:
             os._exit(code)
+    _close_runners_fds(plan)
     _, wstatus = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(wstatus)
     # (No kill_uid here: this process cannot fork into the dead namespace, and nothing of

@@ -189,11 +189,13 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
                extra_ro: list[tuple[str, str]], files: dict[str, str],
                tmpfs: list[tuple[str, str]], copy_out: tuple[str, str] | None,
                rlimits: dict[str, int] | None = None,
-               witness: tuple[str, str] | None = None) -> dict:
+               witness: tuple[str, str] | None = None,
+               runner_fds: tuple[int, ...] = ()) -> dict:
     """The plan :mod:`grader.confine` carries out (see there)."""
     plan: dict = {"argv": argv, "env": env, "cwd": cwd, "wall": wall, "uid": uid,
                   "cgroups": cgroups, "namespaces": list(iso.namespaces),
-                  "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None}
+                  "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None,
+                  "runner_fds": list(runner_fds)}
     if iso.root:
         root_dir = scratch / "root"
         root_dir.mkdir()

@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -158,6 +159,41 @@ def copy_submission(submission: Path, dest: Path) -> None:
             shutil.copyfile(path, dest / path.name)
 
 
+class Cancel:
+    """Lets another thread stop a check: its sandbox is killed at once and the run comes
+    back with status ``"skipped"`` (the suites cancel runs whose result cannot count)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._kill: Any = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            kill = self._kill
+        if kill is not None:
+            kill()
+
+    def bind(self, kill: Any) -> None:
+        """Name what to kill while a check runs (None when it is over)."""
+        with self._lock:
+            self._kill = kill
+            now = self._cancelled and kill is not None
+        if now:
+            kill()
+
+
+def skipped(scenario: str, start_method: str | None, why: str,
+            params: dict[str, Any] | None = None) -> Run:
+    return Run(scenario=scenario, start_method=start_method, status="skipped", phase=why,
+               params=params or {})
+
+
 class _Jail:
     """One sandbox's resources on the trusted side: scratch folder (the submission copied
     in), uid, cgroup, and the launch of :mod:`grader.confine` (or of the bare runner where
@@ -242,6 +278,7 @@ class _Jail:
                 copy_out=("/sandbox/out", str(scratch / "out")),
                 rlimits={"RLIMIT_NPROC": TASKS_MAX} if self.uid is not None else {},
                 witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
+                runner_fds=pass_fds,
             )
             (scratch / "plan").write_bytes(marshal.dumps(plan))
             cmd = [sys.executable, "-I", "-S", str(CONFINE), str(scratch / "plan")]
@@ -259,6 +296,16 @@ class _Jail:
                 close_fds=True, pass_fds=pass_fds,
             )
 
+    def kill_now(self) -> None:
+        """Kill the sandbox (from any thread); :meth:`end` still cleans up after it."""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if self.cgroup is not None:
+            self.cgroup.kill()
+
     def end(self) -> None:
         """Whatever happened, nothing of this sandbox may survive."""
         if self.proc is not None:
@@ -267,6 +314,11 @@ class _Jail:
             except OSError:
                 pass
             self.proc.wait()
+            if self.proc.stdin is not None:
+                try:
+                    self.proc.stdin.close()
+                except OSError:
+                    pass
         if self.cgroup is not None:
             self.cgroup.kill()
         if not self.iso.confined:
@@ -322,6 +374,7 @@ def run(
     deadline: float = 20.0,
     env: dict[str, Any] | None = None,
     workdir: Path | None = None,
+    cancel: Cancel | None = None,
 ) -> Run:
     """Run ``scenario`` on the student's ``module`` from ``submission`` in a fresh sandbox.
 
@@ -329,6 +382,8 @@ def run(
     the process tree is killed at ``deadline + GRACE`` whatever happens.
     """
     params = params or {}
+    if cancel is not None and cancel.cancelled:
+        return skipped(scenario, start_method, "cancelled", params)
     jail = _Jail(submission, workdir)
     try:
         iso = jail.iso
@@ -338,13 +393,19 @@ def run(
         started = time.monotonic()
         jail.launch([sys.executable, "-I", "-S", jail.where["main"], jail.where["spec"]],
                     wall, {jail.where["spec"]: json.dumps(spec)})
+        if cancel is not None:
+            cancel.bind(jail.kill_now)
         try:
             # confine enforces ``wall`` itself; this is the backstop if even that fails.
             exit_code: int | None = wait(jail.proc, wall + (10 * GRACE if iso.confined else 0))
             killed = exit_code == KILLED_AT_LIMIT and iso.confined
         except subprocess.TimeoutExpired:
             killed, exit_code = True, None
+        if cancel is not None:
+            cancel.bind(None)
         jail.end()
+        if cancel is not None and cancel.cancelled:
+            return skipped(scenario, start_method, "cancelled", params)
         elapsed = time.monotonic() - started
         left = collect(str(jail.scratch / "out"))
         left["stdout_tail"] = _tail(jail.scratch / "stdout")
@@ -380,6 +441,7 @@ class Session:
         self.responses = -1
         self.count = 0
         self.checks_served = 0
+        self.server: int | None = None
 
     def __enter__(self) -> Session:
         return self
@@ -409,13 +471,16 @@ class Session:
 
     def run(self, scenario: str, start_method: str | None = None,
             params: dict[str, Any] | None = None, deadline: float = 20.0,
-            env: dict[str, Any] | None = None) -> Run:
+            env: dict[str, Any] | None = None, cancel: Cancel | None = None) -> Run:
         params = params or {}
         fallback = {"scenario": scenario, "submission": self.submission,
                     "module": self.module, "start_method": start_method, "params": params,
-                    "deadline": deadline, "env": env, "workdir": self.workdir}
+                    "deadline": deadline, "env": env, "workdir": self.workdir,
+                    "cancel": cancel}
         if not self.enabled:
             return run(**fallback)
+        if cancel is not None and cancel.cancelled:
+            return skipped(scenario, start_method, "cancelled", params)
         if self.jail is None:
             self._start()
         jail = self.jail
@@ -428,14 +493,22 @@ class Session:
                          f"{jail.where['out']}/{cid}")
         oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
         started = time.monotonic()
+        if cancel is not None:
+            cancel.bind(jail.kill_now)  # (the whole session: the next check starts a new one)
         try:
             jail.proc.stdin.write((json.dumps({"id": cid, "spec": spec}) + "\n").encode())
             jail.proc.stdin.flush()
+            answer = self._answer(deadline + GRACE + 10.0)
         except OSError:
-            return self._broken(fallback)
-        answer = self._answer(deadline + GRACE + 10.0)
+            answer = None
+        finally:
+            if cancel is not None:
+                cancel.bind(None)
+        if cancel is not None and cancel.cancelled:
+            self.close(graceful=False)
+            return skipped(scenario, start_method, "cancelled", params)
         if answer is None or answer.get("id") != cid:
-            return self._broken(fallback)
+            return self._broken(fallback, started)
         elapsed = time.monotonic() - started
         runner, entries = jail.witness()
         entry = entries.get(f"runner-{cid}")
@@ -447,15 +520,18 @@ class Session:
                          entry["pid"] if entry else None, entries, oom)
 
     def _answer(self, timeout: float) -> dict[str, Any] | None:
-        """The server's next JSON line, or None if it does not come in time."""
+        """The server's next JSON line, or None if it does not come in time, the server
+        died (end of file: it alone holds the pipe) or something stopped it."""
         end = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             left = end - time.monotonic()
             if left <= 0 or len(self.buffer) > ANSWER_LIMIT:
                 return None
-            ready, _, _ = select.select([self.responses], [], [], left)
+            ready, _, _ = select.select([self.responses], [], [], min(left, 0.25))
             if not ready:
-                return None
+                if self._server_stopped():
+                    return None
+                continue
             chunk = os.read(self.responses, 1 << 20)
             if not chunk:
                 return None
@@ -467,19 +543,37 @@ class Session:
             return None
         return answer if isinstance(answer, dict) else None
 
-    def _broken(self, fallback: dict[str, Any]) -> Run:
+    def _server_stopped(self) -> bool:
+        """Whether the session's server is stopped (SIGSTOP from the student's code)."""
+        if self.server is None:
+            self.server = _find_server(self.jail.proc.pid if self.jail and self.jail.proc
+                                       else None)
+        if self.server is None:
+            return False
+        try:
+            with open(f"/proc/{self.server}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        return state in ("T", "t")
+
+    def _broken(self, fallback: dict[str, Any], started: float) -> Run:
         """The server is gone or stuck (the student's code killed or stopped it): end this
-        sandbox and give the check, and every later one, a fresh sandbox of its own."""
-        self.close()
+        sandbox and give the check, and every later one, a fresh sandbox of its own. The
+        rerun's deadline is cut so that the check, both attempts together, stays within
+        :data:`CHECK_BOUND` (only a submission that attacks the server is affected)."""
+        self.close(graceful=False)
         self.enabled = False
+        spent = time.monotonic() - started
+        fallback["deadline"] = max(1.0, min(fallback["deadline"], CHECK_BOUND - GRACE - spent))
         return run(**fallback)
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
         jail, self.jail = self.jail, None
         if jail is None:
             return
         try:
-            if jail.proc is not None and jail.proc.stdin is not None:
+            if graceful and jail.proc is not None and jail.proc.stdin is not None:
                 try:
                     jail.proc.stdin.close()  # the server's loop ends; init kills the rest
                 except OSError:
@@ -495,7 +589,36 @@ class Session:
             jail.close()
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _find_server(launcher: int | None) -> int | None:
+    """The session server's pid (as this process sees it): the launcher's child is init,
+    whose child running ``--serve`` is the server."""
+    if launcher is None:
+        return None
+    queue = _children(launcher)
+    for _ in range(3):
+        nxt = []
+        for pid in queue:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"--serve" in f.read().split(b"\0"):
+                        return pid
+            except OSError:
+                continue
+            nxt += _children(pid)
+        queue = nxt
+    return None
+
+
 SESSION_WALL = 3600.0
+CHECK_BOUND = 55.0  # seconds a check may take in all, even when it breaks its session
 ANSWER_LIMIT = 64 * 1024 * 1024
 
 

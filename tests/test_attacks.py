@@ -44,6 +44,8 @@ from helpers import ASSIGNMENT_MODULES, ROOT, grade, lost, outputs, processes_wi
 
 ATTACKS = ROOT / "tests" / "attacks"
 BOUND = 60.0  # seconds of grading per student, whatever the submission does
+# Hanging in every check must cost about one check's limit (28 s + 5), not one per round.
+TIGHT = {"hangs_everywhere": 45.0, "hangs_under_spawn": 45.0}
 ALL = "every check"  # what the stub loses: a submission that must earn nothing
 BOMBS = {"fork_bomb", "disk_fill", "memory_bomb"}
 REPORT_NAMES = {"results.json", "grades.csv"}
@@ -79,6 +81,10 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         # Killed for its memory (say so), or still allocating at the deadline.
         "memory_bomb": ({"square_cube"}, {"square_cube": ("memory", "did not return within")}),
         "fork_bomb": ({"square_cube"}, {}),
+        "hangs_everywhere": ({"apply", "map", "apply_async", "map_async", "imap_unordered",
+                              "in_workers", "processes", "apply_blocks", "parallel",
+                              "cleanup", "portable"}, {"map": "did not return within"}),
+        "hangs_under_spawn": ({"portable"}, {"portable": "[spawn]"}),
     },
 }
 
@@ -310,7 +316,7 @@ def test_attack_is_graded_right(graded, assignment, attack):
     for check, phrases in says.items():
         phrases = (phrases,) if isinstance(phrases, str) else phrases
         assert any(p in texts[check] for p in phrases), (check, phrases, texts[check])
-    assert result["execution_time"] < BOUND, result["execution_time"]
+    assert result["execution_time"] < TIGHT.get(attack, BOUND), result["execution_time"]
     assert g.claim not in json.dumps(result)
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -230,9 +231,47 @@ def test_a_check_that_attacks_the_session_server_is_rerun_alone(tmp_path, signal
         SOLUTION + f"\nimport os, signal\ntry:\n    os.kill(os.getppid(), signal.{signal_name})\n"
         "except OSError:\n    pass\n")
     with sandbox.Session(sub, "counter") as session:
+        started = time.monotonic()
         first = session.run("counter_plain", params={"sizes": [5]}, deadline=3)
+        # Noticed at once (end of file from a dead server, "T" state of a stopped one),
+        # not after the check's deadline.
+        assert time.monotonic() - started < 3
         assert not session.enabled  # the session is abandoned, checks go one per sandbox
         second = session.run("counter_plain", params={"sizes": [7]}, deadline=3)
         assert session.checks_served == 0
     assert first.finished and first.data["calls"][0]["value"] == 10
     assert second.finished and second.data["calls"][0]["value"] == 21
+
+
+@needs_sessions
+@pytest.mark.timeout(180)
+def test_a_fork_bomb_does_not_reach_the_next_check_of_its_session(tmp_path):
+    """run_workers(5) is a fork bomb (every process forks for ever, ignoring errors);
+    run_workers(50) is correct. The checks after the bomb, in the same session, start
+    with nothing of it left: they start their threads and get the right sums."""
+    sub = tmp_path / "student"
+    sub.mkdir()
+    (sub / "counter.py").write_text(SOLUTION + """
+
+_correct = run_workers
+
+
+def run_workers(n_threads=2000):
+    import os
+    while n_threads == 5:
+        try:
+            os.fork()
+        except BaseException:
+            pass
+    return _correct(n_threads)
+""")
+    with sandbox.Session(sub, "counter") as session:
+        bomb = session.run("counter_plain", params={"sizes": [5]}, deadline=3)
+        after = [session.run("counter_overlap", params={"sizes": [50], "n": 3, "timeout": 15},
+                             deadline=30) for _ in range(2)]
+        assert session.checks_served == 3
+    assert bomb.status in ("timeout", "killed") and not bomb.finished, bomb
+    for run in after:
+        assert run.finished, run
+        assert run.data["calls"][0]["value"] == sum(range(50))
+        assert run.data["witness"]["state"] == "passed"

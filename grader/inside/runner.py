@@ -311,6 +311,20 @@ def _wait_check(pid: int, limit: float) -> tuple[int | None, bool]:
             time.sleep(min(left, 0.005))
 
 
+def _kill_the_rest(limit: float = 2.0) -> None:
+    """Kill whatever the check left behind: every other process of this uid (``kill(-1)``
+    spares the caller, and init is root). Repeated until none is left, because a process
+    forked during one sweep (a fork bomb) escapes it; zombies count until init reaps them.
+    """
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:  # ESRCH: nobody left to signal
+            return
+        time.sleep(0.001)
+
+
 def serve(session_path: str) -> None:
     """The session server: read checks (JSON lines) on stdin, run each in a forked process,
     answer on the response pipe with what it left (JSON lines).
@@ -365,10 +379,7 @@ def serve(session_path: str) -> None:
         os.close(out_fd)
         os.close(err_fd)
         status, killed = _wait_check(pid, spec["deadline"] + SESSION_GRACE)
-        try:
-            os.kill(-1, signal.SIGKILL)  # whatever the check left behind
-        except OSError:
-            pass
+        _kill_the_rest()
         answer = collect(out_dir)
         answer.update({"id": request["id"], "killed": killed,
                        "exit": os.waitstatus_to_exitcode(status)})

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import sandbox
+from grader.judge import START_METHODS
 
 
 @pytest.fixture(scope="session")
@@ -26,15 +27,38 @@ def submission(request: pytest.FixtureRequest) -> Path:
     return Path(value).resolve()
 
 
+def _earlier(key: str, scenarios: dict) -> list[str]:
+    """The runs of the same scenario under the earlier start methods (``name/fork`` for
+    ``name/spawn``; both for ``name/forkserver``)."""
+    name, _, method = key.partition("/")
+    if method not in START_METHODS:
+        return []
+    return [f"{name}/{m}" for m in START_METHODS[:START_METHODS.index(method)]
+            if f"{name}/{m}" in scenarios]
+
+
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
+    """Run the suite's scenarios; ``key -> Run``.
+
+    A run of a scenario under a later start method counts only if the scenario finished
+    under the earlier ones (:func:`grader.judge.judged`, :func:`grader.judge.check_portable`).
+    So earlier methods are queued first, all runs go ahead in parallel, and when a run does
+    not finish, the later runs of its scenario are cancelled (killed if they are running,
+    never started if not; status ``"skipped"``). A submission that hangs everywhere costs
+    about one check's time limit instead of three, a correct one loses no parallelism, and
+    whether a later run was cancelled changes no verdict and no explanation.
+    """
     module = request.module.MODULE
     scenarios = request.module.SCENARIOS
     parallel = min(int(os.environ.get("KIT_SANDBOXES", "6")), len(scenarios))
+    order = sorted(scenarios, key=lambda k: len(_earlier(k, scenarios)))
     todo: queue.SimpleQueue = queue.SimpleQueue()
-    for item in scenarios.items():
-        todo.put(item)
+    for key in order:
+        todo.put(key)
     done: dict = {}
+    cancels = {key: sandbox.Cancel() for key in scenarios}
+    later = {key: [k for k in scenarios if key in _earlier(k, scenarios)] for key in scenarios}
 
     def serve() -> None:
         # One sandbox session per parallel slot; each check still starts from a clean
@@ -42,10 +66,14 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
         with sandbox.Session(submission, module) as session:
             while True:
                 try:
-                    key, kwargs = todo.get_nowait()
+                    key = todo.get_nowait()
                 except queue.Empty:
                     return
-                done[key] = session.run(**kwargs)
+                run = session.run(**scenarios[key], cancel=cancels[key])
+                done[key] = run
+                if not run.finished:
+                    for other in later[key]:
+                        cancels[other].cancel()
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
         for future in [pool.submit(serve) for _ in range(parallel)]:
