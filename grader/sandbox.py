@@ -430,12 +430,15 @@ class Session:
     with the same verdicts. ``KIT_SESSIONS=0`` switches sessions off (for comparison).
     """
 
-    def __init__(self, submission: Path, module: str, workdir: Path | None = None):
+    def __init__(self, submission: Path, module: str, workdir: Path | None = None,
+                 serve: bool = True):
+        """``serve=False``: each check gets a sandbox of its own (cheaper when a session
+        would serve a single check: its server preloads what every check may need)."""
         self.submission = Path(submission)
         self.module = module
         self.workdir = workdir
         iso = isolation()
-        self.enabled = (iso.uid and iso.root and "pid" in iso.namespaces
+        self.enabled = (serve and iso.uid and iso.root and "pid" in iso.namespaces
                         and os.environ.get("KIT_SESSIONS", "1") != "0")
         self.jail: _Jail | None = None
         self.responses = -1

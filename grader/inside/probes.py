@@ -16,7 +16,6 @@ Witnesses make the concurrency facts certain instead of likely:
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import multiprocessing
@@ -24,10 +23,25 @@ import os
 import socket
 import threading
 import time
-import uuid
-from typing import Any
+
+TYPE_CHECKING = False  # (importing typing costs every sandbox ~3 ms)
+if TYPE_CHECKING:
+    from typing import Any
 
 POLL = 0.005
+
+
+def _token() -> str:
+    """A random hex token (uuid would import more than a sandbox should pay for)."""
+    return os.urandom(16).hex()
+
+
+def _sha1(data: bytes) -> str:
+    try:
+        from _sha1 import sha1  # built in: no OpenSSL to load
+    except ImportError:  # a build without it
+        from hashlib import sha1
+    return sha1(data).hexdigest()
 
 
 def _dir() -> str:
@@ -55,7 +69,7 @@ def witness(key: str) -> None:
 
 def identity() -> dict[str, Any]:
     """Where this call runs, as the process itself sees it, with a key the witness knows."""
-    key = uuid.uuid4().hex
+    key = _token()
     witness(key)
     parent = multiprocessing.parent_process()
     return {
@@ -70,8 +84,8 @@ def identity() -> dict[str, Any]:
 
 def record(kind: str, data: dict[str, Any], key: str | None = None) -> None:
     """Write a record atomically; the same ``key`` overwrites the same record."""
-    path = os.path.join(_dir(), f"rec-{kind}-{key or uuid.uuid4().hex}.json")
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    path = os.path.join(_dir(), f"rec-{kind}-{key or _token()}.json")
+    tmp = f"{path}.{_token()}.tmp"
     with open(tmp, "w") as f:
         json.dump(data, f)
     os.replace(tmp, path)
@@ -107,7 +121,7 @@ def barrier(name: str, n: int, timeout: float) -> str:
         return "late"
     if os.path.exists(broken):
         return "broken"
-    open(os.path.join(folder, f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex}"),
+    open(os.path.join(folder, f"{os.getpid()}-{threading.get_ident()}-{_token()}"),
          "w").close()
     end = time.monotonic() + timeout
     while True:
@@ -149,7 +163,7 @@ def install_rand_string(module: Any) -> None:
 
 def _digest(obj: Any) -> dict[str, Any]:
     if type(obj) is str:
-        return {"sha": hashlib.sha1(obj.encode("utf-8", "replace")).hexdigest(),
+        return {"sha": _sha1(obj.encode("utf-8", "replace")),
                 "len": len(obj)}
     return {"sha": None, "type": type(obj).__name__}
 
@@ -243,7 +257,7 @@ def timed_task(value):
     rec = identity()
     rec["value"] = value
     rec["start"] = time.monotonic()
-    token = uuid.uuid4().hex
+    token = _token()
     running = os.path.join(_dir(), f"running-{plan['name']}")
     os.makedirs(running, exist_ok=True)
     open(os.path.join(running, token), "w").close()

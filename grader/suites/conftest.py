@@ -61,9 +61,10 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     later = {key: [k for k in scenarios if key in _earlier(k, scenarios)] for key in scenarios}
 
     def serve() -> None:
-        # One sandbox session per parallel slot; each check still starts from a clean
-        # sandbox state (see grader.sandbox.Session), so which slot runs it is irrelevant.
-        with sandbox.Session(submission, module) as session:
+        # One sandbox session per parallel slot when slots serve several checks (else a
+        # sandbox per check is cheaper); each check still starts from a clean sandbox
+        # state (see grader.sandbox.Session), so which slot runs it is irrelevant.
+        with sandbox.Session(submission, module, serve=len(scenarios) > parallel) as session:
             while True:
                 try:
                     key = todo.get_nowait()

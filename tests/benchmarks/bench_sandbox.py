@@ -83,6 +83,7 @@ def work() -> None:
     assert namespace["run_workers"](1) == 0
 
 
+SUITES = {"thread_counter": 4, "process_fanout": 6, "pool_variants": 16}
 CHECKS = 20  # checks per session (a suite has 6 to 20, in up to 6 sessions)
 
 
@@ -146,6 +147,19 @@ def main() -> None:
           f"interpreter start ({1000 * base:.1f} ms)")
     print(f"sandbox overhead per check in its own sandbox: {1000 * (per_check - own_work):.1f}"
           f" ms; {(per_check - own_work) / base:.2f} x a bare interpreter start")
+    # The hidden suites spread their checks over min(6, checks) sessions, or give each
+    # check a sandbox of its own when no session would serve more than one.
+    each = statistics.median(times["session"])
+    print("\nas the hidden suites use sessions (launch + first check counted per session):")
+    for suite, checks in SUITES.items():
+        sessions = min(6, checks)
+        if checks > sessions:
+            cost = (sessions * fixed + (checks - sessions) * each) / checks
+        else:  # one check per slot: the suites give each check a sandbox of its own
+            cost = per_check
+        how = (f"in {sessions} sessions" if checks > sessions else "a sandbox each")
+        print(f"  {suite:15} {checks:2} checks, {how:16}: "
+              f"{1000 * (cost - own_work):5.1f} ms of sandbox per check")
 
 
 if __name__ == "__main__":
