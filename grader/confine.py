@@ -213,6 +213,12 @@ class Witness:
     A probe connects to the socket and sends a key (one line); init, which the student's
     uid can neither signal nor trace, notes the caller's pid and parent pid as the kernel
     reports them and answers ``ok``. The log (JSON lines) is written outside the sandbox.
+
+    Barriers are kept here too: ``barrier NAME N MS KEY`` holds the caller's connection
+    until ``N`` callers of ``NAME`` wait at once (answer ``passed``; later callers get
+    ``late``), or until ``MS`` milliseconds after the first arrival (``timeout`` to those
+    waiting, ``broken`` to later ones). That ``N`` calls, from these pids, were waiting at
+    the same time is then init's observation, logged under ``b-KEY``.
     """
 
     MAX_CLIENTS = 4096
@@ -220,6 +226,7 @@ class Witness:
     def __init__(self, listener, log_path: str, runner: int):
         self.listener = listener
         self.clients: dict = {}
+        self.barriers: dict = {}
         self.log = open(log_path, "a", buffering=1)
         self.log.write(f'{{"runner": {int(runner)}}}\n')
 
@@ -265,18 +272,68 @@ class Witness:
             self.clients[conn] = data
             return
         del self.clients[conn]
-        if b"\n" in data:
-            key = _key(data.split(b"\n", 1)[0])
-            pid, _, _ = struct.unpack("3i", conn.getsockopt(
-                _socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))
-            ppid = _ppid(pid)
-            self.log.write(f'{{"key": "{key}", "pid": {int(pid)}, '
-                           f'"ppid": {"null" if ppid is None else int(ppid)}}}\n')
-            try:
-                conn.send(b"ok\n")
-            except OSError:
-                pass
+        if b"\n" not in data:
+            conn.close()
+            return
+        line = data.split(b"\n", 1)[0]
+        pid, _, _ = struct.unpack("3i", conn.getsockopt(
+            _socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))
+        if line.startswith(b"barrier "):
+            self._barrier(conn, pid, line.split())
+            return
+        self._note(_key(line), pid)
+        self._reply(conn, "ok")
+
+    def _note(self, key: str, pid: int, result: str | None = None) -> None:
+        ppid = _ppid(pid)
+        extra = f', "result": "{result}"' if result else ""
+        self.log.write(f'{{"key": "{key}", "pid": {int(pid)}, '
+                       f'"ppid": {"null" if ppid is None else int(ppid)}{extra}}}\n')
+
+    @staticmethod
+    def _reply(conn, text: str) -> None:
+        try:
+            conn.send(text.encode() + b"\n")
+        except OSError:
+            pass
         conn.close()
+
+    def _barrier(self, conn, pid: int, parts: list) -> None:
+        try:
+            name, n, ms, key = (_key(parts[1]), int(parts[2]), int(parts[3]),
+                                _key(parts[4]))
+        except (IndexError, ValueError):
+            conn.close()
+            return
+        barrier = self.barriers.setdefault(name, {
+            "n": max(1, min(n, self.MAX_CLIENTS)), "state": "open", "waiting": [],
+            "end": time.monotonic() + max(0, min(ms, 600_000)) / 1000})
+        if barrier["state"] != "open":
+            result = "late" if barrier["state"] == "passed" else "broken"
+            self._note(f"b-{key}", pid, result)
+            self._reply(conn, result)
+            return
+        barrier["waiting"].append((conn, pid, key))
+        if len(barrier["waiting"]) >= barrier["n"]:
+            self._release(barrier, "passed")
+
+    def _release(self, barrier: dict, result: str) -> None:
+        barrier["state"] = "passed" if result == "passed" else "broken"
+        for conn, pid, key in barrier["waiting"]:
+            self._note(f"b-{key}", pid, result)
+            self._reply(conn, result)
+        barrier["waiting"] = []
+
+    def tick(self) -> float:
+        """Time out the barriers whose time is up; seconds until the next one may."""
+        now, soonest = time.monotonic(), 1.0
+        for barrier in self.barriers.values():
+            if barrier["state"] == "open" and barrier["waiting"]:
+                if now >= barrier["end"]:
+                    self._release(barrier, "timeout")
+                else:
+                    soonest = min(soonest, barrier["end"] - now)
+        return soonest
 
 
 def _ppid(pid: int) -> int | None:
@@ -369,8 +426,9 @@ def init(plan: dict) -> int:
             _kill_all(plan, runner)
             end = time.monotonic() + 5.0
             continue
+        wait = min(left, 1.0, witness.tick() if witness else 1.0)
         ready, _, _ = select.select([wake, *(witness.fds() if witness else [])], [], [],
-                                    min(left, 1.0))
+                                    max(wait, 0.0))
         if witness is not None:
             witness.handle(ready)
         try:

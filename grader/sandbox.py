@@ -494,6 +494,7 @@ class Session:
         cid = f"c{self.count}-{uuid.uuid4().hex}"
         spec = jail.spec(scenario, self.module, start_method, params, deadline, env,
                          f"{jail.where['out']}/{cid}")
+        spec["check"] = cid
         oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
         started = time.monotonic()
         if cancel is not None:
@@ -676,10 +677,15 @@ def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],
         if "pid" not in rec:
             continue
         rec["claimed_pid"] = rec.get("pid")
-        entry = seen.get(rec.get("key")) if isinstance(rec.get("key"), str) else None
+        key = rec.get("key") if isinstance(rec.get("key"), str) else None
+        entry = seen.get(key) if key else None
         rec["verified"] = entry is not None
         rec["pid"] = entry["pid"] if entry else runner
         rec["ppid"] = entry["ppid"] if entry else None
+        if "barrier" in rec:  # init kept the barrier: its word, not the process's
+            rec["claimed_barrier"] = rec["barrier"]
+            held = seen.get(f"b-{key}") if key else None
+            rec["barrier"] = held.get("result", "unconfirmed") if held else "unconfirmed"
     return runner
 
 

@@ -71,6 +71,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "atexit_exit": (set(), {}),
         "agreeable_list": ({"count", "strings"}, {"count": "Agreeable"}),
         "fake_pids": ({"in_children"}, {"in_children": "thread"}),
+        "patch_the_barrier": ({"concurrent"}, {"concurrent": "never ran at the same time"}),
         "respawn_at_import": ({"portable"}, {"portable": "importing fanout.py"}),
         "unpicklable_target": ({"portable"}, {"portable": "pickl"}),
     },

@@ -106,13 +106,29 @@ def read_records(probe_dir: str, kind: str | None = None) -> list[dict[str, Any]
     return out
 
 
-def barrier(name: str, n: int, timeout: float) -> str:
+def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
     """Wait until ``n`` callers (any process, any thread) have arrived.
 
     Returns ``"passed"`` (all arrived while this one waited, or it arrived last),
     ``"late"`` (it arrived after the barrier had passed), ``"timeout"`` (this caller gave
     up) or ``"broken"`` (an earlier caller gave up).
+
+    In a full sandbox the barrier is kept by init (see ``grader.confine.Witness``), which
+    logs the outcome under the caller's ``key`` and kernel pid: the grader believes init,
+    not this return value. Elsewhere it is kept in files of the probe folder.
     """
+    path = os.environ.get("KIT_WITNESS")
+    if path and key:
+        scoped = f"{os.environ.get('KIT_CHECK', 'check')}-{name}"
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout + 30)
+                sock.connect(path)
+                sock.sendall(f"barrier {scoped} {n} {int(timeout * 1000)} {key}\n".encode())
+                reply = sock.recv(16).decode("ascii", "replace").strip()
+        except OSError:
+            reply = ""
+        return reply if reply in ("passed", "late", "timeout", "broken") else "broken"
     folder = os.path.join(_dir(), f"barrier-{name}")
     os.makedirs(folder, exist_ok=True)
     broken = folder + ".broken"
@@ -218,7 +234,7 @@ def probe_rand_string(length, output, *args, **kwargs):
     rec = identity()
     rec["start"] = time.monotonic()
     rec["barrier"] = barrier("fanout", int(os.environ["KIT_BARRIER_N"]),
-                             float(os.environ["KIT_BARRIER_TIMEOUT"]))
+                             float(os.environ["KIT_BARRIER_TIMEOUT"]), rec["key"])
     rec["passed_at"] = time.monotonic()
     rec["puts"] = []
     _watch_queue(output)
@@ -263,7 +279,8 @@ def timed_task(value):
     open(os.path.join(running, token), "w").close()
     try:
         if plan.get("barrier"):
-            rec["barrier"] = barrier(plan["name"], plan["barrier"], plan["barrier_timeout"])
+            rec["barrier"] = barrier(plan["name"], plan["barrier"], plan["barrier_timeout"],
+                                     rec["key"])
         if step.get("peer_wait"):
             rec["peer_seen"] = wait_for_peer(plan["name"], token, step["peer_wait"])
         rec["peers_at_start"] = len(os.listdir(running)) - 1

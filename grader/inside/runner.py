@@ -195,6 +195,7 @@ def run_check(spec: dict[str, Any]) -> None:
     faulthandler.enable(file=sys.stderr)
     os.makedirs(_spec["probe_dir"], exist_ok=True)
     os.environ["KIT_PROBE_DIR"] = _spec["probe_dir"]
+    os.environ["KIT_CHECK"] = str(_spec.get("check") or "check")  # scopes init's barriers
     for key, value in _spec.get("env", {}).items():
         os.environ[key] = str(value)
     if _spec.get("start_method"):
