@@ -223,8 +223,9 @@ class Witness:
 
     MAX_CLIENTS = 4096
 
-    def __init__(self, listener, log_path: str, runner: int):
+    def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc"):
         self.listener = listener
+        self.proc = proc  # the sandbox's own procfs: pids from SO_PEERCRED are its pids
         self.clients: dict = {}
         self.barriers: dict = {}
         self.log = open(log_path, "a", buffering=1)
@@ -281,12 +282,21 @@ class Witness:
         if line.startswith(b"barrier "):
             self._barrier(conn, pid, line.split())
             return
+        if line.startswith(b"threads "):  # how many threads the caller's process has
+            parts = line.split()
+            self._note(f"t-{_key(parts[1]) if len(parts) > 1 else ''}", pid,
+                       threads=_threads(self.proc, pid))
+            self._reply(conn, "ok")
+            return
         self._note(_key(line), pid)
         self._reply(conn, "ok")
 
-    def _note(self, key: str, pid: int, result: str | None = None) -> None:
-        ppid = _ppid(pid)
+    def _note(self, key: str, pid: int, result: str | None = None,
+              threads: int | None = None) -> None:
+        ppid = _ppid(self.proc, pid)
         extra = f', "result": "{result}"' if result else ""
+        if threads is not None:
+            extra += f', "threads": {int(threads)}'
         self.log.write(f'{{"key": "{key}", "pid": {int(pid)}, '
                        f'"ppid": {"null" if ppid is None else int(ppid)}{extra}}}\n')
 
@@ -336,9 +346,20 @@ class Witness:
         return soonest
 
 
-def _ppid(pid: int) -> int | None:
+def _threads(proc: str, pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(f"{proc}/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _ppid(proc: str, pid: int) -> int | None:
+    try:
+        with open(f"{proc}/{pid}/stat") as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return None
@@ -404,7 +425,8 @@ def init(plan: dict) -> int:
     _close_runners_fds(plan)
     witness = None
     if root is not None and plan["root"].get("witness_socket") is not None:
-        witness = Witness(plan["root"]["witness_socket"], plan["witness_log"], runner)
+        witness = Witness(plan["root"]["witness_socket"], plan["witness_log"], runner,
+                          _inside(root, "/proc"))
     end = time.monotonic() + plan["wall"]
     status = None
     killed = False

@@ -89,6 +89,9 @@ class Run:
     stderr_tail: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     out_of_memory: bool = False
+    # Facts observed by the sandbox's init (pids, barriers, thread counts) are in
+    # ``records``/``data``; False where the machine gives no such witness.
+    witnessed: bool = False
 
     @property
     def finished(self) -> bool:
@@ -353,11 +356,17 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         status = "died"
     records = [r for r in left.get("records") or [] if isinstance(r, dict)]
     pid = result.get("pid")
+    data = result.get("data") if isinstance(result.get("data"), dict) else {}
     if entries is not None:
         pid = verify(records, entries, runner)
+        held = data.get("witness")
+        if isinstance(held, dict):  # the overlap witness: init's count of the threads
+            key = held.get("key")
+            entry = entries.get(f"t-{key}") if isinstance(key, str) else None
+            held["observed_threads"] = entry.get("threads") if entry else None
     return Run(
         scenario=scenario, start_method=start_method, status=status, phase=phase, pid=pid,
-        data=result.get("data") or {}, error=result.get("error"),
+        data=data, error=result.get("error"), witnessed=entries is not None,
         timeout=result.get("timeout"), records=records, exit_code=exit_code,
         elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
         stderr_tail=str(left.get("stderr_tail") or ""), params=params,

@@ -65,6 +65,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "agreeable_hides_race": ({"returns_sum", "num_matches", "race_free"},
                                  {"num_matches": "Total"}),
         "inline_thread": ({"overlap"}, {"overlap": "never"}),
+        "patch_the_overlap_witness": ({"overlap"}, {"overlap": "could not confirm"}),
         "disk_fill": (set(), {}),
     },
     "process_fanout": {

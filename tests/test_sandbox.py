@@ -141,6 +141,22 @@ def fan_out(n, length=8):
     assert all(r["verified"] for r in run.records)
 
 
+@needs_full
+@pytest.mark.timeout(120)
+def test_init_sees_the_children_and_keeps_the_barrier():
+    """For a correct fan_out under fork: every call ran in a child of the runner (pids and
+    parent pids as init read them from the sandbox's procfs), and init passed the
+    barrier for all of them."""
+    run = sandbox.run("fanout", ROOT / "solutions" / "process_fanout", "fanout",
+                      start_method="fork", params={"n": 4, "length": 5},
+                      env={"KIT_BARRIER_N": 4, "KIT_BARRIER_TIMEOUT": 5})
+    assert run.finished and run.witnessed, run
+    assert len({r["pid"] for r in run.records}) == 4 and run.pid not in {
+        r["pid"] for r in run.records}
+    assert {r["ppid"] for r in run.records} == {run.pid}
+    assert {r["barrier"] for r in run.records} == {"passed"}
+
+
 @pytest.mark.timeout(300)
 def test_weakest_level_still_grades_right(tmp_path, monkeypatch):
     """With every isolation feature switched off (as for a grader without root), the

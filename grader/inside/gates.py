@@ -10,6 +10,7 @@ this witness stays beside it. Only code objects from the student's file are trac
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -58,6 +59,7 @@ class OverlapWitness(_Tracer):
         self.seen: set[int] = set()
         self.state = "waiting"
         self.max_inside = 0
+        self.key = os.urandom(16).hex()
 
     def on_call(self, frame):
         ident = threading.get_ident()
@@ -70,6 +72,11 @@ class OverlapWitness(_Tracer):
             self.inside.add(ident)
             self.max_inside = max(self.max_inside, len(self.inside))
             if len(self.inside) >= self.n:
+                # While the others are still held: init counts this process's threads
+                # (the kernel's count, which no code in here can change).
+                from grader.inside.probes import witness
+
+                witness(self.key, "threads")
                 self.state = "passed"
                 self.cond.notify_all()
                 return None
@@ -116,5 +123,6 @@ class OverlapWitness(_Tracer):
     WAITS = frozenset({"join", "_wait_for_tstate_lock"})
 
     def report(self) -> dict[str, Any]:
-        return {"state": self.state, "max_inside": self.max_inside, "threads": len(self.seen)}
+        return {"state": self.state, "max_inside": self.max_inside, "threads": len(self.seen),
+                "key": self.key}
 

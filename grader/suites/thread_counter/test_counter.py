@@ -121,6 +121,12 @@ def test_overlap(runs):
              f"starting it (as on the lecture's slide) runs them one after another: the "
              f"answer is right, but that is not multithreading. Start all threads first, "
              f"then join them all, and protect num with a lock.")
+    seen = w.get("observed_threads")
+    if run.witnessed and (seen is None or seen < OVERLAP_N + 1):
+        lose(f"the grader could not confirm that your threads ran at the same time: when "
+             f"{OVERLAP_N} worker threads were reported inside worker(), the kernel counted "
+             f"{seen if seen is not None else 'no report of'} thread(s) in your process. "
+             f"Start real threading.Thread objects and leave the grader's code alone.")
 
 
 def story(events: list[dict], name: str = "num") -> tuple[list[str], str]:
