@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.confine import KILLED_AT_LIMIT
-from grader.inside.runner import collect
+from grader.inside.runner import collect, tail
 from grader.isolation import (
     CONFINE,
     TASKS_MAX,
@@ -102,18 +102,6 @@ class Run:
 def isolation(fresh: bool = False) -> Isolation:
     """What this machine allows (see :mod:`grader.isolation`)."""
     return detect(fresh)
-
-
-def _tail(path: Path, limit: int = 3000) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - limit))
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    return ("…" + text) if size > limit else text
 
 
 def _ancestors() -> set[int]:
@@ -417,8 +405,8 @@ def run(
             return skipped(scenario, start_method, "cancelled", params)
         elapsed = time.monotonic() - started
         left = collect(str(jail.scratch / "out"))
-        left["stdout_tail"] = _tail(jail.scratch / "stdout")
-        left["stderr_tail"] = _tail(jail.scratch / "stderr")
+        left["stdout_tail"] = tail(str(jail.scratch / "stdout"))
+        left["stderr_tail"] = tail(str(jail.scratch / "stderr"))
         runner, entries = jail.witness() if iso.root else (None, None)
         return _make_run(scenario, start_method, params, left, killed, exit_code, elapsed,
                          runner, entries,

@@ -58,6 +58,14 @@ _sys.stdout.flush()
 '''
 
 
+def student(tmp_path: Path, source: str, module: str = "counter") -> Path:
+    """A student's folder holding ``module.py`` with ``source``."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(source)
+    return folder
+
+
 def looked(folder: Path) -> dict:
     run = sandbox.run("counter_plain", folder, "counter", params={"sizes": [1]}, deadline=20)
     assert run.finished, run
@@ -73,9 +81,7 @@ needs_full = pytest.mark.skipif(
 @needs_full
 @pytest.mark.timeout(120)
 def test_student_code_sees_only_its_own_sandbox(tmp_path):
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "counter.py").write_text(SOLUTION + LOOK_AROUND.replace("REPO", repr(str(ROOT))))
+    sub = student(tmp_path, SOLUTION + LOOK_AROUND.replace("REPO", repr(str(ROOT))))
     seen = looked(sub)
     assert seen["uid"] == seen["euid"] >= isolation.UID_BASE
     assert seen["groups"] == []
@@ -128,9 +134,7 @@ def fan_out(n, length=8):
         t.join()
     return [output.get() for _ in range(n)]
 '''
-    sub = tmp_path / "cheat"
-    sub.mkdir()
-    (sub / "fanout.py").write_text(cheat)
+    sub = student(tmp_path, cheat, "fanout")
     run = sandbox.run("fanout", sub, "fanout", start_method="fork",
                       params={"n": 4, "length": 5},
                       env={"KIT_BARRIER_N": 4, "KIT_BARRIER_TIMEOUT": 5})
@@ -221,9 +225,7 @@ needs_sessions = pytest.mark.skipif(
 @needs_sessions
 @pytest.mark.timeout(120)
 def test_each_check_of_a_session_starts_clean(tmp_path):
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "counter.py").write_text(SOLUTION + LEAVE_TRACES)
+    sub = student(tmp_path, SOLUTION + LEAVE_TRACES)
     with sandbox.Session(sub, "counter") as session:
         runs = [session.run("counter_plain", params={"sizes": [3]}) for _ in range(3)]
         assert session.checks_served == 3
@@ -241,11 +243,8 @@ def test_a_check_that_attacks_the_session_server_is_rerun_alone(tmp_path, signal
     """The check's parent in a session is the server: killing or stopping it ends the
     session; the check is rerun in a sandbox of its own (where its parent is init, which
     it cannot signal) and gets the same result as without sessions."""
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "counter.py").write_text(
-        SOLUTION + f"\nimport os, signal\ntry:\n    os.kill(os.getppid(), signal.{signal_name})\n"
-        "except OSError:\n    pass\n")
+    sub = student(tmp_path, SOLUTION + f"\nimport os, signal\ntry:\n"
+                  f"    os.kill(os.getppid(), signal.{signal_name})\nexcept OSError:\n    pass\n")
     with sandbox.Session(sub, "counter") as session:
         started = time.monotonic()
         first = session.run("counter_plain", params={"sizes": [5]}, deadline=3)
@@ -265,9 +264,7 @@ def test_a_fork_bomb_does_not_reach_the_next_check_of_its_session(tmp_path):
     """run_workers(5) is a fork bomb (every process forks for ever, ignoring errors);
     run_workers(50) is correct. The checks after the bomb, in the same session, start
     with nothing of it left: they start their threads and get the right sums."""
-    sub = tmp_path / "student"
-    sub.mkdir()
-    (sub / "counter.py").write_text(SOLUTION + """
+    sub = student(tmp_path, SOLUTION + """
 
 _correct = run_workers
 

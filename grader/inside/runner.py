@@ -221,7 +221,20 @@ def run_check(spec: dict[str, Any]) -> None:
 
 # --- session mode: one sandbox, many checks ---------------------------------------------
 
-def collect(out_dir: str, tail: int = 3000) -> dict[str, Any]:
+def tail(path: str, limit: int = 3000) -> str:
+    """The last ``limit`` bytes of a file as text ("…" marks a cut), "" if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return ("…" + data) if size > limit else data
+
+
+def collect(out_dir: str, limit: int = 3000) -> dict[str, Any]:
     """What a check left in ``out_dir``: result, phase, probe records, output tails.
 
     Used on both sides: by the session server inside the sandbox (which sends it to the
@@ -230,15 +243,7 @@ def collect(out_dir: str, tail: int = 3000) -> dict[str, Any]:
     from grader.inside.probes import read_records
 
     def text(name: str, limit: int) -> str:
-        try:
-            with open(os.path.join(out_dir, name), "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - limit))
-                data = f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-        return ("…" + data) if size > limit else data
+        return tail(os.path.join(out_dir, name), limit)
 
     result: Any = None
     try:
@@ -251,8 +256,8 @@ def collect(out_dir: str, tail: int = 3000) -> dict[str, Any]:
         "result": result if isinstance(result, dict) else {},
         "phase": text("phase", 500),
         "records": read_records(probe_dir) if os.path.isdir(probe_dir) else [],
-        "stdout_tail": text("stdout", tail),
-        "stderr_tail": text("stderr", tail),
+        "stdout_tail": text("stdout", limit),
+        "stderr_tail": text("stderr", limit),
     }
 
 
