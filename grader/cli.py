@@ -176,7 +176,8 @@ def doctor_report(iso) -> str:
              "private System V IPC and host name"),
         line(iso.uid and iso.root and "pid" in iso.namespaces, "sandbox sessions",
              "a submission's checks share a few sandboxes (a fork per check)"),
-        line(iso.cgroup is not None, f"cgroup limits ({iso.cgroup or 'none'})",
+        line(iso.cgroup is not None and iso.cgroup_limits,
+             f"cgroup limits ({iso.cgroup or 'none'})",
              f"per sandbox: {I.TASKS_MAX} tasks, {I.MEMORY_MAX // 2**30} GiB memory, "
              "fair CPU share"),
     ]

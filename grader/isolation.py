@@ -60,6 +60,7 @@ class Isolation:
     root: bool = False
     cgroup: str | None = None  # "v1" or "v2"
     missing: tuple[str, ...] = field(default=())
+    cgroup_limits: bool = True  # False: the cgroup can kill, but no controller limits it
 
     @property
     def confined(self) -> bool:
@@ -81,7 +82,8 @@ class Isolation:
         if self.root:
             parts.append("private root file system")
         if self.cgroup:
-            parts.append(f"cgroup {self.cgroup} limits")
+            parts.append(f"cgroup {self.cgroup} limits" if self.cgroup_limits else
+                         f"cgroup {self.cgroup} (kill only: no pids/memory controller)")
         text = "sandbox: " + "; ".join(parts)
         if self.missing:
             text += " (missing: " + "; ".join(self.missing) + ")"
@@ -126,10 +128,14 @@ def _detect() -> Isolation:
     if os.geteuid() != 0:
         return Isolation(missing=("root (uid separation, namespaces, cgroups)",))
     missing = []
-    cgroup = cgroup_version()
+    cgroup, limits = cgroup_version()
     if cgroup is None:
         missing.append("writable cgroups (pids, memory, cpu limits)")
-    full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup)
+    elif not limits:
+        missing.append(f"cgroup {cgroup} controllers for pids and memory (delegate them to "
+                       f"the grader's cgroup)")
+    full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
+                     cgroup_limits=limits)
     if _trial(full):
         return Isolation(**{**asdict(full), "missing": tuple(missing)})
     if cgroup and _trial(Isolation(uid=True, namespaces=NAMESPACES, root=True)):
@@ -279,45 +285,53 @@ def _own_cgroups() -> dict[str, str]:
 V1_CONTROLLERS = ("pids", "memory", "cpu")
 
 
-def cgroup_version() -> str | None:
-    """"v1" or "v2" if this process may create cgroups with our limits, else None."""
+def cgroup_version() -> tuple[str | None, bool]:
+    """("v1" or "v2", whether its limits apply) if this process may create cgroups, else
+    (None, False). On v2 a cgroup can always be killed as a whole; its pids and memory
+    limits need those controllers delegated to the grader's own cgroup."""
     if (CGROUP_ROOT / "cgroup.controllers").exists():
         version = "v2"
     elif all((CGROUP_ROOT / c / "cgroup.procs").exists() for c in V1_CONTROLLERS):
         version = "v1"
     else:
-        return None
+        return None, False
     try:
-        Cgroup.create(version).destroy()
+        cg = Cgroup.create(version)
     except OSError:
-        return None
-    return version
+        return None, False
+    cg.destroy()
+    return version, cg.limited
 
 
 class Cgroup:
     """The cgroup(s) of one sandbox: created before it starts, killed and removed after."""
 
-    def __init__(self, version: str, dirs: list[Path]):
+    def __init__(self, version: str, dirs: list[Path], limited: bool = True):
         self.version = version
         self.dirs = dirs
+        self.limited = limited  # the pids and memory limits were set
 
     @classmethod
-    def create(cls, version: str) -> Cgroup:
+    def create(cls, version: str, root: Path | None = None) -> Cgroup:
+        """A new cgroup for one sandbox below this process's own (``root``: where the
+        hierarchy is mounted, for v2 ``/sys/fs/cgroup``)."""
+        root = root or CGROUP_ROOT
         own = _own_cgroups()
         name = f"kit-{uuid.uuid4().hex[:16]}"
         dirs: list[Path] = []
+        limited = True
         try:
             if version == "v2":
-                parent = CGROUP_ROOT / own.get("", "/").lstrip("/")
+                parent = root / own.get("", "/").lstrip("/")
                 path = parent / name
                 path.mkdir()
                 dirs.append(path)
-                cls._write(path / "pids.max", str(TASKS_MAX), required=False)
-                cls._write(path / "memory.max", str(MEMORY_MAX), required=False)
+                limited = (cls._write(path / "pids.max", str(TASKS_MAX), required=False)
+                           & cls._write(path / "memory.max", str(MEMORY_MAX), required=False))
                 cls._write(path / "memory.swap.max", "0", required=False)
             else:
                 for controller in V1_CONTROLLERS:
-                    parent = CGROUP_ROOT / controller / own.get(controller, "/").lstrip("/")
+                    parent = root / controller / own.get(controller, "/").lstrip("/")
                     path = parent / name
                     path.mkdir()
                     dirs.append(path)
@@ -332,15 +346,17 @@ class Cgroup:
         except OSError:
             cls(version, dirs).destroy()
             raise
-        return cls(version, dirs)
+        return cls(version, dirs, limited if version == "v2" else True)
 
     @staticmethod
-    def _write(path: Path, value: str, required: bool = True) -> None:
+    def _write(path: Path, value: str, required: bool = True) -> bool:
         try:
             path.write_text(value)
         except OSError:
             if required:
                 raise
+            return False
+        return True
 
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs]
