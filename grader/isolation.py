@@ -128,6 +128,7 @@ def _detect() -> Isolation:
     if os.geteuid() != 0:
         return Isolation(missing=("root (uid separation, namespaces, cgroups)",))
     missing = []
+    sweep_stale_cgroups()
     cgroup, limits = cgroup_version()
     if cgroup is None:
         missing.append("writable cgroups (pids, memory, cpu limits)")
@@ -301,6 +302,43 @@ def cgroup_version() -> tuple[str | None, bool]:
         return None, False
     cg.destroy()
     return version, cg.limited
+
+
+STALE_AFTER = 3600.0
+
+
+def _cgroup_parents(root: Path | None = None) -> list[Path]:
+    """Where this process creates sandbox cgroups (see :meth:`Cgroup.create`)."""
+    root = root or CGROUP_ROOT
+    own = _own_cgroups()
+    if (root / "cgroup.controllers").exists():
+        return [root / own.get("", "/").lstrip("/")]
+    return [root / c / own.get(c, "/").lstrip("/") for c in V1_CONTROLLERS]
+
+
+def sweep_stale_cgroups(root: Path | None = None, older_than: float = STALE_AFTER) -> int:
+    """Remove the empty sandbox cgroups a grader that was killed left behind.
+
+    Only those unchanged for ``older_than`` seconds: a fresh empty one may belong to a
+    grader running now, about to start its sandbox in it. Returns how many went.
+    """
+    removed, now = 0, time.time()
+    for parent in _cgroup_parents(root):
+        try:
+            entries = list(parent.glob("kit-*"))
+        except OSError:
+            continue
+        for path in entries:
+            try:
+                if now - path.stat().st_mtime < older_than:
+                    continue
+                if (path / "cgroup.procs").read_text().strip():
+                    continue
+                path.rmdir()
+                removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 class Cgroup:

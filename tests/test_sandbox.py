@@ -321,3 +321,22 @@ def test_cgroup_v2_kills_everything_in_it():
     finally:
         cg.destroy()
     assert not cg.dirs[0].exists()
+
+
+@pytest.mark.skipif(isolation.detect().cgroup is None, reason="no writable cgroups here")
+@pytest.mark.timeout(60)
+def test_stale_sandbox_cgroups_are_swept_and_fresh_ones_kept():
+    """A grader that was killed leaves empty cgroups; the next one removes those that are
+    old, never a fresh one (a grader running now may be about to start a sandbox in it)."""
+    iso = isolation.detect()
+    stale = isolation.Cgroup.create(iso.cgroup)
+    fresh = isolation.Cgroup.create(iso.cgroup)
+    try:
+        for path in stale.dirs:
+            os.utime(path, (1, 1))  # as if created long ago
+        isolation.sweep_stale_cgroups()
+        assert not any(path.exists() for path in stale.dirs)
+        assert all(path.exists() for path in fresh.dirs)
+    finally:
+        stale.destroy()
+        fresh.destroy()
