@@ -439,14 +439,23 @@ class Cgroup:
                     pass
             time.sleep(0.01)
 
-    def destroy(self) -> None:
+    def destroy(self, patience: float = 5.0) -> None:
+        """Kill what is in the cgroup and remove it. A cgroup cannot be removed while a
+        dying process (thousands, after a fork bomb) is still in it: keep killing and
+        retrying for ``patience`` seconds; :func:`sweep_stale_cgroups` gets the rest."""
         self.kill()
-        for d in self.dirs:
-            for _ in range(50):
+        left = list(self.dirs)
+        end = time.monotonic() + patience
+        while left:
+            for d in list(left):
                 try:
                     d.rmdir()
-                    break
+                    left.remove(d)
                 except FileNotFoundError:
-                    break
+                    left.remove(d)
                 except OSError:
-                    time.sleep(0.01)
+                    pass
+            if not left or time.monotonic() > end:
+                return
+            self.kill()
+            time.sleep(0.02)

@@ -320,18 +320,30 @@ def _wait_check(pid: int, limit: float) -> tuple[int | None, bool]:
             time.sleep(min(left, 0.005))
 
 
-def _kill_the_rest(limit: float = 2.0) -> None:
-    """Kill whatever the check left behind: every other process of this uid (``kill(-1)``
-    spares the caller, and init is root). Repeated until none is left, because a process
-    forked during one sweep (a fork bomb) escapes it; zombies count until init reaps them.
+def _kill_the_rest(limit: float = 10.0) -> bool:
+    """Kill whatever the check left behind and wait until the sandbox holds nothing but
+    init and this server (``/proc`` is the sandbox's own): every other process is of this
+    uid, and ``kill(-1)`` spares only the caller (init is root). Repeated, because a
+    process forked during one sweep (a fork bomb) escapes it; a dying process counts until
+    init has reaped it. False if the sandbox is not empty within ``limit`` seconds: the
+    next check must not share it with what is left.
     """
+    me = os.getpid()
     end = time.monotonic() + limit
-    while time.monotonic() < end:
+    while True:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:  # ESRCH: nobody left to signal
-            return
-        time.sleep(0.001)
+            pass
+        try:
+            others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+        except OSError:
+            others = []
+        if not others:
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.002)
 
 
 def serve(session_path: str) -> None:
@@ -388,7 +400,7 @@ def serve(session_path: str) -> None:
         os.close(out_fd)
         os.close(err_fd)
         status, killed = _wait_check(pid, spec["deadline"] + SESSION_GRACE)
-        _kill_the_rest()
+        clean = _kill_the_rest()
         answer = collect(out_dir)
         answer.update({"id": request["id"], "killed": killed,
                        "exit": os.waitstatus_to_exitcode(status)})
@@ -397,4 +409,6 @@ def serve(session_path: str) -> None:
         data = (json.dumps(answer, default=repr) + "\n").encode()
         while data:
             data = data[os.write(respond, data):]
+        if not clean:
+            break  # the grader sees the session end and gives later checks new sandboxes
     os._exit(0)
