@@ -174,7 +174,7 @@ def doctor_report(iso) -> str:
         line("net" in iso.namespaces, "network namespace", "no network from student code"),
         line("ipc" in iso.namespaces and "uts" in iso.namespaces, "IPC and UTS namespaces",
              "private System V IPC and host name"),
-        line(iso.uid and iso.root and "pid" in iso.namespaces, "sandbox sessions",
+        line(iso.sessions, "sandbox sessions",
              "a submission's checks share a few sandboxes (a fork per check)"),
         line(iso.cgroup is not None and iso.cgroup_limits,
              f"cgroup limits ({iso.cgroup or 'none'})",

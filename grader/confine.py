@@ -2,7 +2,7 @@
 
 Run by :mod:`grader.sandbox` (by path: it imports nothing but the standard library). It
 builds the sandbox around the runner, drops every privilege, and stays alive as the
-sandbox's init to reap it. The plan (JSON, written by the grader, never visible inside)
+sandbox's init to reap it. The plan (written by the grader, never visible inside)
 says which of these the machine allows; each is applied when asked for:
 
 1. ``cgroups``: join per-sandbox cgroups (pids, memory, cpu share) before anything else,
@@ -37,6 +37,7 @@ import marshal
 import os
 import resource
 import select
+import stat
 import struct
 import sys
 import time
@@ -171,7 +172,7 @@ def copy_out(source: str, dest: str) -> None:
                 st = os.lstat(path)
             except OSError:
                 continue
-            if not os.path.isfile(path) or os.path.islink(path) or st.st_size > OUT_FILE_LIMIT:
+            if not stat.S_ISREG(st.st_mode) or st.st_size > OUT_FILE_LIMIT:  # no links
                 continue
             total += st.st_size
             if total > OUT_TOTAL_LIMIT:
@@ -293,7 +294,7 @@ class Witness:
 
     def _note(self, key: str, pid: int, result: str | None = None,
               threads: int | None = None) -> None:
-        ppid = _ppid(self.proc, pid)
+        ppid = parent_pid(self.proc, pid)
         extra = f', "result": "{result}"' if result else ""
         if threads is not None:
             extra += f', "threads": {int(threads)}'
@@ -357,11 +358,21 @@ def _threads(proc: str, pid: int) -> int | None:
     return None
 
 
-def _ppid(proc: str, pid: int) -> int | None:
+def stat_fields(proc: str, pid: int) -> list[str] | None:
+    """The fields of ``proc/pid/stat`` after the command name (state first, then the
+    parent pid), or None if the process is gone."""
     try:
         with open(f"{proc}/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def parent_pid(proc: str, pid: int) -> int | None:
+    fields = stat_fields(proc, pid)
+    try:
+        return int(fields[1]) if fields else None
+    except (ValueError, IndexError):
         return None
 
 

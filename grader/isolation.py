@@ -66,6 +66,12 @@ class Isolation:
     def confined(self) -> bool:
         return self.uid or bool(self.namespaces)
 
+    @property
+    def sessions(self) -> bool:
+        """Whether one sandbox may serve many checks: ``kill(-1)`` inside it must reach
+        exactly the student's processes (own uid, own PID namespace, own root)."""
+        return self.uid and self.root and "pid" in self.namespaces
+
     def to_env(self) -> str:
         return json.dumps(asdict(self))
 
@@ -90,7 +96,14 @@ class Isolation:
         return text
 
 
-def _trial(iso: Isolation) -> bool:
+def confine_command(plan: dict, scratch: Path) -> list[str]:
+    """Write ``plan`` into ``scratch`` and return the command that carries it out."""
+    path = scratch / "plan"
+    path.write_bytes(marshal.dumps(plan))
+    return [sys.executable, "-I", "-S", str(CONFINE), str(path)]
+
+
+def trial(iso: Isolation) -> bool:
     """Launch confine with ``iso`` on ``true``-like work; True if the runner ran."""
     scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
     slot = None
@@ -106,9 +119,7 @@ def _trial(iso: Isolation) -> bool:
             uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
             extra_ro=[], files={}, tmpfs=[], copy_out=None,
         )
-        plan_path = scratch / "plan"
-        plan_path.write_bytes(marshal.dumps(plan))
-        done = subprocess.run([sys.executable, "-I", "-S", str(CONFINE), str(plan_path)],
+        done = subprocess.run(confine_command(plan, scratch),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=30, check=False)
         return done.returncode == 0
@@ -137,17 +148,17 @@ def _detect() -> Isolation:
                        f"the grader's cgroup)")
     full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
                      cgroup_limits=limits)
-    if _trial(full):
+    if trial(full):
         return Isolation(**{**asdict(full), "missing": tuple(missing)})
-    if cgroup and _trial(Isolation(uid=True, namespaces=NAMESPACES, root=True)):
+    if cgroup and trial(Isolation(uid=True, namespaces=NAMESPACES, root=True)):
         return Isolation(uid=True, namespaces=NAMESPACES, root=True,
                          missing=(*missing, "cgroups refused a sandbox"))
-    usable = tuple(ns for ns in NAMESPACES if _trial(Isolation(uid=True, namespaces=(ns,))))
+    usable = tuple(ns for ns in NAMESPACES if trial(Isolation(uid=True, namespaces=(ns,))))
     missing += [f"{ns} namespace" for ns in NAMESPACES if ns not in usable]
-    root = "mount" in usable and _trial(Isolation(uid=True, namespaces=("mount",), root=True))
+    root = "mount" in usable and trial(Isolation(uid=True, namespaces=("mount",), root=True))
     if not root:
         missing.append("private root file system")
-    uid = _trial(Isolation(uid=True))
+    uid = trial(Isolation(uid=True))
     if not uid:
         missing.append("setuid")
     return Isolation(uid=uid, namespaces=usable, root=root, missing=tuple(missing))
@@ -222,8 +233,6 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
             "witness": witness[0] if witness else None,
         }
         plan["witness_log"] = witness[1] if witness else None
-    else:
-        plan["cwd"] = cwd
     return plan
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import compileall
 import functools
 import json
-import marshal
 import os
 import select
 import shutil
@@ -41,15 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.confine import KILLED_AT_LIMIT
+from grader.confine import KILLED_AT_LIMIT, parent_pid, stat_fields
 from grader.inside.runner import collect, tail
 from grader.isolation import (
-    CONFINE,
     TASKS_MAX,
     Cgroup,
     Isolation,
     UidSlot,
     build_plan,
+    confine_command,
     detect,
 )
 
@@ -107,13 +106,9 @@ def isolation(fresh: bool = False) -> Isolation:
 def _ancestors() -> set[int]:
     """This process and its ancestors (they may carry a token they handed down)."""
     pids, pid = set(), os.getpid()
-    while pid > 1 and pid not in pids:
+    while pid and pid > 1 and pid not in pids:
         pids.add(pid)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                pid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
+        pid = parent_pid("/proc", pid)
     return pids
 
 
@@ -271,8 +266,7 @@ class _Jail:
                 witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
                 runner_fds=pass_fds,
             )
-            (scratch / "plan").write_bytes(marshal.dumps(plan))
-            cmd = [sys.executable, "-I", "-S", str(CONFINE), str(scratch / "plan")]
+            cmd = confine_command(plan, scratch)
         else:
             cmd = argv
         if not iso.root:
@@ -299,19 +293,14 @@ class _Jail:
 
     def end(self) -> None:
         """Whatever happened, nothing of this sandbox may survive."""
+        self.kill_now()
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
             self.proc.wait()
             if self.proc.stdin is not None:
                 try:
                     self.proc.stdin.close()
                 except OSError:
                     pass
-        if self.cgroup is not None:
-            self.cgroup.kill()
         if not self.iso.confined:
             kill_marked("KIT_SANDBOX_TOKEN", self.token)
 
@@ -435,7 +424,7 @@ class Session:
         self.module = module
         self.workdir = workdir
         iso = isolation()
-        self.enabled = (serve and iso.uid and iso.root and "pid" in iso.namespaces
+        self.enabled = (serve and iso.sessions
                         and os.environ.get("KIT_SESSIONS", "1") != "0")
         self.jail: _Jail | None = None
         self.responses = -1
@@ -452,13 +441,12 @@ class Session:
     def _start(self) -> None:
         jail = _Jail(self.submission, self.workdir)
         read, write = os.pipe()
-        session = {"response_fd": write}
+        session = {"response_fd": write,
+                   "wipe": ["/tmp", "/dev/shm", "/sandbox/work", "/sandbox/out"]}
         try:
             jail.launch([sys.executable, "-I", "-S", jail.where["main"], "--serve",
                          "/kit/session.json"], SESSION_WALL,
-                        {"/kit/session.json": json.dumps(
-                            {**session, "wipe": ["/tmp", "/dev/shm", "/sandbox/work",
-                                                 "/sandbox/out"]})},
+                        {"/kit/session.json": json.dumps(session)},
                         stdin=subprocess.PIPE, pass_fds=(write,))
         except BaseException:
             os.close(read)
@@ -551,12 +539,8 @@ class Session:
                                        else None)
         if self.server is None:
             return False
-        try:
-            with open(f"/proc/{self.server}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        return state in ("T", "t")
+        fields = stat_fields("/proc", self.server)
+        return fields is None or fields[0] in ("T", "t")
 
     def _broken(self, fallback: dict[str, Any], started: float) -> Run:
         """The server is gone or stuck (the student's code killed or stopped it): end this

@@ -19,8 +19,6 @@ TYPE_CHECKING = False  # (importing typing costs every sandbox ~3 ms)
 if TYPE_CHECKING:
     from typing import Any
 
-_LOAD_OPS = {"LOAD_GLOBAL", "LOAD_NAME"}
-
 
 class _Tracer:
     def __init__(self, filename: str) -> None:

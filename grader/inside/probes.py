@@ -55,17 +55,23 @@ def witness(key: str, what: str = "") -> None:
     have been patched by the student's module). ``what="threads"`` also has init count
     this process's threads (from ``/proc``, at this moment).
     """
+    _ask_init(f"{what} {key}".strip(), 10)
+
+
+def _ask_init(line: str, timeout: float) -> str:
+    """Send one line to the sandbox's init and return its one-word answer ("" if there is
+    no init to ask, or it did not answer within ``timeout`` seconds)."""
     path = os.environ.get("KIT_WITNESS")
     if not path:
-        return
+        return ""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(10)
+            sock.settimeout(timeout)
             sock.connect(path)
-            sock.sendall(f"{what} {key}".strip().encode() + b"\n")
-            sock.recv(16)
+            sock.sendall(line.encode() + b"\n")
+            return sock.recv(16).decode("ascii", "replace").strip()
     except OSError:
-        pass
+        return ""
 
 
 def identity() -> dict[str, Any]:
@@ -118,17 +124,9 @@ def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
     logs the outcome under the caller's ``key`` and kernel pid: the grader believes init,
     not this return value. Elsewhere it is kept in files of the probe folder.
     """
-    path = os.environ.get("KIT_WITNESS")
-    if path and key:
+    if os.environ.get("KIT_WITNESS") and key:
         scoped = f"{os.environ.get('KIT_CHECK', 'check')}-{name}"
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout + 30)
-                sock.connect(path)
-                sock.sendall(f"barrier {scoped} {n} {int(timeout * 1000)} {key}\n".encode())
-                reply = sock.recv(16).decode("ascii", "replace").strip()
-        except OSError:
-            reply = ""
+        reply = _ask_init(f"barrier {scoped} {n} {int(timeout * 1000)} {key}", timeout + 30)
         return reply if reply in ("passed", "late", "timeout", "broken") else "broken"
     folder = os.path.join(_dir(), f"barrier-{name}")
     os.makedirs(folder, exist_ok=True)

@@ -299,25 +299,29 @@ def _wait_check(pid: int, limit: float) -> tuple[int | None, bool]:
     except (AttributeError, OSError):
         fd = None
     end = time.monotonic() + limit
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status, False
-        left = end - time.monotonic()
-        if left <= 0:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            return os.waitpid(pid, 0)[1], True
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status, False
+            left = end - time.monotonic()
+            if left <= 0:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                return os.waitpid(pid, 0)[1], True
+            if fd is not None:
+                select.select([fd], [], [], left)
+            else:
+                time.sleep(min(left, 0.005))
+    finally:
         if fd is not None:
-            select.select([fd], [], [], left)
-        else:
-            time.sleep(min(left, 0.005))
+            os.close(fd)
 
 
 def _kill_the_rest(limit: float = 10.0) -> bool:

@@ -30,11 +30,9 @@ minus the baseline (the goal for the session: under 10 ms) and its ratio to the 
 from __future__ import annotations
 
 import argparse
-import marshal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -49,25 +47,7 @@ def baseline() -> None:
 
 
 def confine_only() -> None:
-    iso = isolation.detect()
-    scratch = Path(tempfile.mkdtemp(prefix="kit-bench-"))
-    slot = isolation.UidSlot.claim() if iso.uid else None
-    cg = isolation.Cgroup.create(iso.cgroup) if iso.cgroup else None
-    try:
-        plan = isolation.build_plan(
-            iso, scratch, argv=[sys.executable, "-I", "-S", "-c", "pass"],
-            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
-            uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
-            extra_ro=[], files={}, tmpfs=[], copy_out=None)
-        (scratch / "plan").write_bytes(marshal.dumps(plan))
-        subprocess.run([sys.executable, "-I", "-S", str(isolation.CONFINE),
-                        str(scratch / "plan")], check=True)
-    finally:
-        if cg is not None:
-            cg.destroy()
-        if slot is not None:
-            slot.release()
-        subprocess.run(["rm", "-rf", str(scratch)], check=False)
+    assert isolation.trial(isolation.detect()), "the launcher failed"
 
 
 def check() -> None:
