@@ -58,6 +58,12 @@ class OverlapWitness(_Tracer):
         self.state = "waiting"
         self.max_inside = 0
         self.key = os.urandom(16).hex()
+        self.live: dict[str, Any] = {}  # the report, kept current (see report())
+        self._sync()
+
+    def _sync(self) -> None:
+        self.live.update(state=self.state, max_inside=self.max_inside,
+                         threads=len(self.seen), key=self.key)
 
     def on_call(self, frame):
         ident = threading.get_ident()
@@ -65,6 +71,7 @@ class OverlapWitness(_Tracer):
             if ident in self.seen:
                 return None  # nested calls of the same thread
             self.seen.add(ident)
+            self._sync()
             if self.state != "waiting":
                 return None
             self.inside.add(ident)
@@ -76,6 +83,7 @@ class OverlapWitness(_Tracer):
 
                 witness(self.key, "threads")
                 self.state = "passed"
+                self._sync()
                 self.cond.notify_all()
                 return None
             end = time.monotonic() + self.timeout
@@ -89,6 +97,7 @@ class OverlapWitness(_Tracer):
                 if self.state == "waiting" and self.nobody_can_come(ident):
                     self.state = "serial"
                     self.cond.notify_all()
+            self._sync()
         return None
 
     POLL = 0.02
@@ -121,6 +130,10 @@ class OverlapWitness(_Tracer):
     WAITS = frozenset({"join", "_wait_for_tstate_lock"})
 
     def report(self) -> dict[str, Any]:
-        return {"state": self.state, "max_inside": self.max_inside, "threads": len(self.seen),
-                "key": self.key}
+        """``state`` (waiting, passed, serial, timeout), ``max_inside``, ``threads`` seen
+        in the student's code, ``key`` (of init's thread count). The same dict all along,
+        kept current: a run that hangs after the overlap was seen (a deadlock) still
+        reports it when the watchdog writes the result."""
+        self._sync()
+        return self.live
 

@@ -184,12 +184,13 @@ def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
     module = import_student()
     p = spec["params"]
     witness = OverlapWitness(module.__file__, p["n"], p["timeout"])
+    data["witness"] = witness.report()  # live: in the result even if the run hangs later
     witness.install()
     try:
         _counter_calls(module, p["sizes"], data)
     finally:
         witness.uninstall()
-    data["witness"] = witness.report()
+    witness.report()
 
 
 def counter_search(spec: dict[str, Any], data: dict[str, Any]) -> None:

@@ -104,7 +104,12 @@ def test_reset(runs):
 @check(2, "the threads really ran at the same time")
 def test_overlap(runs):
     run = runs["overlap"]
-    finished(run)
+    w = run.data.get("witness") if isinstance(run.data, dict) else None
+    if not isinstance(w, dict) or w.get("state") != "passed":
+        finished(run)
+    # Seen overlapping is proof enough, whatever run_workers did afterwards: a deadlock
+    # after the threads started (a lock never released) loses the other checks, and may
+    # or may not hit this run, depending on which thread takes the lock last.
     w = run.data["witness"]
     if w["threads"] == 0:
         lose("worker never ran in a thread of its own: run_workers must create "
