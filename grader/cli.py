@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from grader import report, sandbox
+from grader import pool, report, sandbox
 from grader.assignments import ASSIGNMENTS, SUITES, Assignment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,11 +27,13 @@ EXAMPLES = ROOT / "examples"
 STUDENT_TIMEOUT = 600.0
 
 
-def _pytest_env(run_token: str) -> dict[str, str]:
+def _pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "KIT_", "PYTHON"))}
     env["PYTHONPATH"] = str(ROOT)
     env["KIT_RUN_TOKEN"] = run_token
+    env["KIT_POOL"] = "0"  # (a pytest of its own, unless the class's pool is given)
+    env.update(pool_env)
     # The machine is probed once per class, not once per student.
     env["KIT_ISOLATION"] = sandbox.isolation().to_env()
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -40,7 +42,8 @@ def _pytest_env(run_token: str) -> dict[str, str]:
     return env
 
 
-def grade_one(assignment: Assignment, submission: Path, run_token: str) -> report.StudentResult:
+def grade_one(assignment: Assignment, submission: Path, run_token: str,
+              pool_env: dict[str, str] | None = None) -> report.StudentResult:
     """Run the hidden suite on one student's folder; never raises for the student's code."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
@@ -55,7 +58,7 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str) -> repor
         ]
         log = Path(tmp) / "pytest.log"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=tmp, env=_pytest_env(run_token),
+            proc = subprocess.Popen(cmd, cwd=tmp, env=_pytest_env(run_token, pool_env or {}),
                                     stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
             try:
@@ -92,9 +95,15 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
               f"sandbox processes ({_isolation_words()}).")
     results: list[report.StudentResult] = []
     total = len(submissions)
+    # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
+    # checks at once); see grader.pool.
+    sandboxes = max(1, jobs) * int(os.environ.get("KIT_SANDBOXES", "6"))
+    warm = pool.Pool(sandboxes, run_token) if pool.wanted() else None
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(grade_one, assignment, s, run_token): s for s in submissions}
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as students:
+            pool_env = warm.env() if warm else {}
+            futures = {students.submit(grade_one, assignment, s, run_token, pool_env): s
+                       for s in submissions}
             for done, future in enumerate(as_completed(futures), 1):
                 result = future.result()
                 results.append(result)
@@ -105,6 +114,8 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
                     print(f"[{done}/{total}] {assignment.name} {result.student}: {status} "
                           f"({result.execution_time:.1f} s)", file=sys.stderr, flush=True)
     finally:
+        if warm is not None:
+            warm.close()
         sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
     report.write_csv(out, results)
     return results

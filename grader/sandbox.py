@@ -50,6 +50,7 @@ from grader.isolation import (
     build_plan,
     confine_command,
     detect,
+    wait,
 )
 
 MAIN = Path(__file__).resolve().parent / "inside" / "main.py"
@@ -138,8 +139,17 @@ def kill_marked(name: str, value: str) -> None:
 
 
 def copy_submission(submission: Path, dest: Path) -> None:
-    """Copy the submission's top-level Python files (nothing else is needed to run it)."""
-    dest.mkdir(parents=True)
+    """Copy the submission's top-level Python files (nothing else is needed to run it)
+    into ``dest``, emptied first if it exists (it stays the same folder: a sandbox may
+    have it mounted)."""
+    if dest.is_dir() and not dest.is_symlink():
+        for old in dest.iterdir():
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    else:
+        dest.mkdir(parents=True)
     for path in sorted(submission.iterdir()):
         if path.suffix == ".py" and path.is_file() and not path.is_symlink():
             shutil.copyfile(path, dest / path.name)
@@ -159,19 +169,19 @@ class Cancel:
         return self._cancelled
 
     def cancel(self) -> None:
+        # The kill runs under the lock: once bind(None) returns, this cancel can no longer
+        # reach a sandbox that has gone on to serve another check (the class's pool).
         with self._lock:
             self._cancelled = True
-            kill = self._kill
-        if kill is not None:
-            kill()
+            if self._kill is not None:
+                self._kill()
 
     def bind(self, kill: Any) -> None:
         """Name what to kill while a check runs (None when it is over)."""
         with self._lock:
             self._kill = kill
-            now = self._cancelled and kill is not None
-        if now:
-            kill()
+            if self._cancelled and kill is not None:
+                kill()
 
 
 def skipped(scenario: str, start_method: str | None, why: str,
@@ -185,7 +195,8 @@ class _Jail:
     in), uid, cgroup, and the launch of :mod:`grader.confine` (or of the bare runner where
     the machine gives no confinement)."""
 
-    def __init__(self, submission: Path, workdir: Path | None = None):
+    def __init__(self, submission: Path, workdir: Path | None = None,
+                 run_token: str | None = None):
         self.iso = isolation()
         precompile()
         self.scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
@@ -223,12 +234,14 @@ class _Jail:
             "MALLOC_ARENA_MAX": "2",
             "KIT_SANDBOX_TOKEN": self.token,
         }
-        if os.environ.get("KIT_RUN_TOKEN"):
+        run_token = run_token or os.environ.get("KIT_RUN_TOKEN")
+        if run_token:
             # Lets the grading command kill everything of a run it had to abandon.
-            self.env["KIT_RUN_TOKEN"] = os.environ["KIT_RUN_TOKEN"]
+            self.env["KIT_RUN_TOKEN"] = run_token
         if self.iso.root:
             self.env["KIT_WITNESS"] = "/kit/witness.sock"
         self.proc: subprocess.Popen | None = None
+        self.witness_log = WitnessLog(self.scratch / "witness.jsonl")
 
     def spec(self, scenario: str, module: str, start_method: str | None,
              params: dict[str, Any], deadline: float, env: dict[str, Any] | None,
@@ -306,7 +319,7 @@ class _Jail:
 
     def witness(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
         """(the pid init started, key -> what init saw) from the witness log."""
-        return read_witness(self.scratch / "witness.jsonl")
+        return self.witness_log.read()
 
     def close(self) -> None:
         if self.cgroup is not None:
@@ -361,6 +374,7 @@ def run(
     env: dict[str, Any] | None = None,
     workdir: Path | None = None,
     cancel: Cancel | None = None,
+    run_token: str | None = None,
 ) -> Run:
     """Run ``scenario`` on the student's ``module`` from ``submission`` in a fresh sandbox.
 
@@ -370,7 +384,7 @@ def run(
     params = params or {}
     if cancel is not None and cancel.cancelled:
         return skipped(scenario, start_method, "cancelled", params)
-    jail = _Jail(submission, workdir)
+    jail = _Jail(submission, workdir, run_token)
     try:
         iso = jail.iso
         spec = jail.spec(scenario, module, start_method, params, deadline, env,
@@ -417,12 +431,15 @@ class Session:
     """
 
     def __init__(self, submission: Path, module: str, workdir: Path | None = None,
-                 serve: bool = True):
+                 serve: bool = True, run_token: str | None = None):
         """``serve=False``: each check gets a sandbox of its own (cheaper when a session
         would serve a single check: its server preloads what every check may need)."""
         self.submission = Path(submission)
         self.module = module
         self.workdir = workdir
+        self.run_token = run_token
+        self.started_at: float | None = None
+        self.launches = 0  # sandboxes this session started (a cancelled one is replaced)
         iso = isolation()
         self.enabled = (serve and iso.sessions
                         and os.environ.get("KIT_SESSIONS", "1") != "0")
@@ -438,8 +455,25 @@ class Session:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def use(self, submission: Path, module: str) -> None:
+        """Serve another submission from the next check on (the class-wide pool,
+        :mod:`grader.pool`). Called between checks, when the server has killed everything
+        of the previous check and emptied the private folders: the submission's files in
+        the scratch folder are replaced in place (the sandbox has that folder mounted
+        read-only as ``/sandbox/submission``), so nothing of the previous student is left
+        for the next one to see."""
+        submission = Path(submission)
+        self.module = module
+        if submission == self.submission:
+            return
+        self.submission = submission
+        if self.jail is not None:
+            copy_submission(submission, self.jail.scratch / "submission")
+
     def _start(self) -> None:
-        jail = _Jail(self.submission, self.workdir)
+        jail = _Jail(self.submission, self.workdir, self.run_token)
+        self.started_at = time.monotonic()
+        self.launches += 1
         read, write = os.pipe()
         session = {"response_fd": write,
                    "wipe": ["/tmp", "/dev/shm", "/sandbox/work", "/sandbox/out"]}
@@ -456,6 +490,7 @@ class Session:
             os.close(write)
         self.jail, self.responses = jail, read
         self.buffer = b""
+        self.server = None  # (found again: the last sandbox's server is gone)
 
     def run(self, scenario: str, start_method: str | None = None,
             params: dict[str, Any] | None = None, deadline: float = 20.0,
@@ -464,7 +499,7 @@ class Session:
         fallback = {"scenario": scenario, "submission": self.submission,
                     "module": self.module, "start_method": start_method, "params": params,
                     "deadline": deadline, "env": env, "workdir": self.workdir,
-                    "cancel": cancel}
+                    "cancel": cancel, "run_token": self.run_token}
         if not self.enabled:
             return run(**fallback)
         if cancel is not None and cancel.cancelled:
@@ -607,42 +642,37 @@ CHECK_BOUND = 55.0  # seconds a check may take in all, even when it breaks its s
 ANSWER_LIMIT = 64 * 1024 * 1024
 
 
-def wait(proc: subprocess.Popen, timeout: float) -> int:
-    """``proc.wait(timeout)`` without its polling sleeps (up to 50 ms each): a pidfd
-    becomes readable the moment the process ends (Linux 5.3+; else the plain wait)."""
-    try:
-        fd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        return proc.wait(timeout=timeout)
-    try:
-        ready, _, _ = select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-    if not ready:
-        raise subprocess.TimeoutExpired(proc.args, timeout)
-    return proc.wait()
+class WitnessLog:
+    """Init's witness log (JSON lines), read as it grows: a pooled sandbox serves
+    thousands of checks, and each check reads only what was added since the last."""
 
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.runner: int | None = None  # the pid init started
+        self.seen: dict[str, dict[str, Any]] = {}  # key -> the first sighting
 
-def read_witness(path: Path) -> tuple[int | None, dict[str, dict[str, Any]]]:
-    """(the pid init started, key -> the first sighting) from init's witness log."""
-    runner = None
-    seen: dict[str, dict[str, Any]] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
+    def read(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
         try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        if "runner" in entry:
-            runner = entry["runner"]
-        elif isinstance(entry.get("key"), str):
-            seen.setdefault(entry["key"], entry)
-    return runner, seen
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            data = b""
+        end = data.rfind(b"\n") + 1  # whole lines only; the rest is read next time
+        self.offset += end
+        for line in data[:end].splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict):
+                continue
+            if "runner" in entry:
+                self.runner = entry["runner"]
+            elif isinstance(entry.get("key"), str):
+                self.seen.setdefault(entry["key"], entry)
+        return self.runner, self.seen
 
 
 def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],

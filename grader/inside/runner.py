@@ -350,14 +350,52 @@ def _kill_the_rest(limit: float = 10.0) -> bool:
         time.sleep(0.002)
 
 
+IPC_RMID = 0
+
+
+def _remove_ipc() -> bool:
+    """Remove the System V shared memory segments, message queues and semaphore sets a
+    check created: they outlive its processes (in the sandbox's own IPC namespace), and a
+    segment left full would hold memory of the sandbox's cgroup for the next check. False
+    if some remain."""
+    import ctypes
+
+    libc = None
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            try:
+                ident = int(row.split()[1])
+            except (IndexError, ValueError):
+                continue
+            libc = libc or ctypes.CDLL(None, use_errno=True)
+            if kind == "sem":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(libc, f"{kind}ctl")(ident, IPC_RMID, None)
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                if len(f.read().splitlines()) > 1:
+                    return False
+        except OSError:
+            pass
+    return True
+
+
 def serve(session_path: str) -> None:
     """The session server: read checks (JSON lines) on stdin, run each in a forked process,
     answer on the response pipe with what it left (JSON lines).
 
     It never imports the student's module: each check's process does, fresh. Between
     checks everything else of this uid is killed (``kill(-1)`` spares only the caller, and
-    init is root) and the private folders are emptied, so a check starts from what a new
-    sandbox would give it. The server is not dumpable: the student's processes, though of
+    init is root), System V IPC objects are removed and the private folders are emptied,
+    so a check starts from what a new sandbox would give it (the class's pool,
+    :mod:`grader.pool`, relies on this to hand the sandbox to another student). The server is not dumpable: the student's processes, though of
     the same uid, cannot trace it or open its file descriptors.
     """
     with open(session_path) as f:
@@ -372,6 +410,9 @@ def serve(session_path: str) -> None:
 
     from grader.inside import gates, probes, scenarios, schedule  # noqa: F401
 
+    # What the server holds is never collected again: a check's garbage collections
+    # skip it, so they do not copy the server's pages into the check (copy-on-write).
+    __import__("gc").freeze()
     respond = session["response_fd"]
     requests = os.fdopen(0, "rb", buffering=0)
     reader = __import__("io").BufferedReader(requests)
@@ -404,7 +445,7 @@ def serve(session_path: str) -> None:
         os.close(out_fd)
         os.close(err_fd)
         status, killed = _wait_check(pid, spec["deadline"] + SESSION_GRACE)
-        clean = _kill_the_rest()
+        clean = _kill_the_rest() and _remove_ipc()
         answer = collect(out_dir)
         answer.update({"id": request["id"], "killed": killed,
                        "exit": os.waitstatus_to_exitcode(status)})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
+from grader import pool, sandbox
 from grader.judge import START_METHODS
 
 
@@ -61,10 +61,11 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     later = {key: [k for k in scenarios if key in _earlier(k, scenarios)] for key in scenarios}
 
     def serve() -> None:
-        # One sandbox session per parallel slot when slots serve several checks (else a
-        # sandbox per check is cheaper); each check still starts from a clean sandbox
-        # state (see grader.sandbox.Session), so which slot runs it is irrelevant.
-        with sandbox.Session(submission, module, serve=len(scenarios) > parallel) as session:
+        # Under a grading command, the class's pool of warm sandboxes (grader.pool);
+        # else one sandbox session per parallel slot when slots serve several checks
+        # (else a sandbox per check is cheaper). Each check starts from a clean sandbox
+        # state (see grader.sandbox.Session), so which sandbox runs it is irrelevant.
+        with pool.session(submission, module, serve=len(scenarios) > parallel) as session:
             while True:
                 try:
                     key = todo.get_nowait()
@@ -76,7 +77,7 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
                     for other in later[key]:
                         cancels[other].cancel()
 
-    with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for future in [pool.submit(serve) for _ in range(parallel)]:
+    with ThreadPoolExecutor(max_workers=parallel) as slots:
+        for future in [slots.submit(serve) for _ in range(parallel)]:
             future.result()
     return {key: done[key] for key in scenarios}

@@ -19,6 +19,12 @@ every variant alike; the ratios are what to compare across machines.
   The session's launch is paid once per :data:`CHECKS` checks and counted in, spread
   over them (``session`` = launch / CHECKS + median check).
 
+* ``pool``: the same check sent by a suite's client to the class's pool of warm
+  sandboxes (:mod:`grader.pool`, as ``python -m grader grade`` runs suites): over the
+  pool's socket, served by one warm sandbox, each check another student's (the
+  submission is swapped in every time: the worst case). The pool's launch is paid once
+  per class (:data:`CLASS` students) and counted in, spread over the class's checks.
+
 * ``work``: the check's own work without any sandbox: the module executed afresh from its
   file and ``run_workers(1)`` called, in this process. A check's overhead is its cost
   minus this.
@@ -30,16 +36,19 @@ minus the baseline (the goal for the session: under 10 ms) and its ratio to the 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import isolation, sandbox  # noqa: E402
+from grader import isolation, pool, sandbox  # noqa: E402
 
 
 def baseline() -> None:
@@ -83,6 +92,26 @@ def session_checks() -> tuple[float, list[float]]:
     return first, times[1:]
 
 
+CLASS = 60  # students in the class a pool serves (issue 6's benchmark class)
+
+
+def pool_checks(students: list[Path]) -> tuple[float, list[float]]:
+    """(launch and first check, the following checks) of a pool with one warm sandbox,
+    each check another student's, sent over the socket as the suites send them."""
+    times = []
+    start = time.perf_counter()
+    with pool.Pool(1) as warm:
+        for i in range(CHECKS + 1):
+            client = pool.Client(warm.path, students[i % len(students)], "counter")
+            t = time.perf_counter()
+            run = client.run("counter_plain", params={"sizes": [1]}, deadline=20)
+            assert run.finished and run.data["calls"][0]["value"] == 0, run
+            times.append(time.perf_counter() - t)
+        assert (warm.launched, warm.checks) == (1, CHECKS + 1)
+    first = times[0] + (time.perf_counter() - start - sum(times))
+    return first, times[1:]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -94,15 +123,29 @@ def main() -> None:
         fn()
     times: dict[str, list[float]] = {name: [] for name in variants}
     times["session"] = []
+    times["pool"] = []
     session_fixed: list[float] = []
-    for _ in range(args.rounds):
-        for name, fn in variants.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-        first, rest = session_checks()
-        session_fixed.append(first)
-        times["session"].extend(rest)
+    pool_fixed: list[float] = []
+    folder = Path(tempfile.mkdtemp(prefix="kit-bench-"))
+    students = []
+    for name in ("ann", "ben", "cid", "dee"):
+        (folder / name).mkdir()
+        shutil.copy(ROOT / "solutions" / "thread_counter" / "counter.py", folder / name)
+        students.append(folder / name)
+    try:
+        for _ in range(args.rounds):
+            for name, fn in variants.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+            first, rest = session_checks()
+            session_fixed.append(first)
+            times["session"].extend(rest)
+            first, rest = pool_checks(students)
+            pool_fixed.append(first)
+            times["pool"].extend(rest)
+    finally:
+        shutil.rmtree(folder)
     print(f"\n{args.rounds} rounds, interleaved")
     print(f"{'variant':10} {'mean ms':>9} {'median ms':>10}")
     for name, values in times.items():
@@ -130,7 +173,8 @@ def main() -> None:
     # The hidden suites spread their checks over min(6, checks) sessions, or give each
     # check a sandbox of its own when no session would serve more than one.
     each = statistics.median(times["session"])
-    print("\nas the hidden suites use sessions (launch + first check counted per session):")
+    print("\na suite run by pytest on its own, without a grading command's pool (sessions; "
+          "launch + first check counted per session):")
     for suite, checks in SUITES.items():
         sessions = min(6, checks)
         if checks > sessions:
@@ -140,7 +184,21 @@ def main() -> None:
         how = (f"in {sessions} sessions" if checks > sessions else "a sandbox each")
         print(f"  {suite:15} {checks:2} checks, {how:16}: "
               f"{1000 * (cost - own_work):5.1f} ms of sandbox per check")
-
+    # Under `python -m grader grade --jobs J`, every check goes to the class's pool of
+    # warm sandboxes. J students are graded at once, each suite keeping up to
+    # min(6, checks) sandboxes busy: that many sandboxes are launched for the whole class.
+    jobs = os.cpu_count() or 1
+    each = statistics.median(times["pool"])
+    launch = statistics.median(pool_fixed) - each
+    print(f"\nas `python -m grader grade --jobs {jobs}` runs them: through the class's pool "
+          f"(each check another student's), {jobs} x min(6, checks) sandbox launches "
+          f"({1000 * launch:.1f} ms each) per class of {CLASS}:")
+    for suite, checks in SUITES.items():
+        launches = jobs * min(6, checks)
+        cost = each + launches * launch / (CLASS * checks)
+        print(f"  {suite:15} {checks:2} checks: {1000 * (cost - own_work):5.1f} ms of sandbox "
+              f"per check (goal: under 10 ms); {(cost - own_work) / base:.2f} x a bare "
+              "interpreter start")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,192 @@
+"""The class's pool of warm sandboxes (grader.pool): one sandbox serves many students'
+checks, so each check must find it exactly as a new sandbox would be, whoever ran there
+before; a check that breaks or is cancelled costs its sandbox, never a classmate's grade.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, processes_with
+
+sys.path.insert(0, str(ROOT))
+
+from grader import pool, sandbox  # noqa: E402
+
+SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
+
+LOOK = '''
+import json as _json, os as _os, sys as _sys
+
+def _ipc(kind):
+    try:
+        with open("/proc/sysvipc/" + kind) as f:
+            return len(f.read().splitlines()) - 1
+    except OSError:
+        return None
+
+print("SAW " + _json.dumps({
+    "who": WHO, "submission": sorted(_os.listdir("/sandbox/submission")),
+    "tmp": sorted(_os.listdir("/tmp")), "shm": sorted(_os.listdir("/dev/shm")),
+    "work": sorted(_os.listdir(".")),
+    "pids": len([p for p in _os.listdir("/proc") if p.isdigit()]),
+    "ipc": {k: _ipc(k) for k in ("shm", "msg", "sem")},
+}))
+_sys.stdout.flush()
+'''
+
+LEAVE = '''
+import ctypes as _ctypes, subprocess as _sp
+for _folder in ("/tmp", "/dev/shm", "."):
+    with open(_os.path.join(_folder, "left-by-" + WHO), "w") as _f:
+        _f.write("x")
+_libc = _ctypes.CDLL(None)
+_libc.shmat.restype = _ctypes.c_void_p
+_shm = _libc.shmget(0, 64 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: outlives us
+_addr = _libc.shmat(_shm, None, 0)
+_ctypes.memset(_ctypes.c_void_p(_addr), 1, 64 << 20)  # 64 MB of the cgroup's memory
+_libc.msgget(0, 0o1600)
+_libc.semget(0, 1, 0o1600)
+if _os.fork() == 0:  # a daemon that ignores SIGTERM
+    _os.setsid()
+    _os.execv(_sys.executable, [_sys.executable, "-c",
+              "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "time.sleep(600)"])
+'''
+
+needs_sessions = pytest.mark.skipif(
+    not sandbox.Session(ROOT, "x").enabled,
+    reason="the pool needs sandbox sessions (see python -m grader doctor)")
+
+
+def student(tmp_path: Path, name: str, source: str, extra: dict | None = None) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "counter.py").write_text(source)
+    for file, text in (extra or {}).items():
+        (folder / file).write_text(text)
+    return folder
+
+
+def saw(run: sandbox.Run) -> dict:
+    assert run.finished, run
+    return json.loads([x for x in run.stdout_tail.splitlines()
+                       if x.startswith("SAW ")][-1][4:])
+
+
+@needs_sessions
+@pytest.mark.timeout(180)
+def test_the_next_student_finds_nothing_of_the_last_one(tmp_path):
+    """One warm sandbox serves Ann, Ben, Ann, Ben. Ann's checks leave files, a daemon that
+    ignores SIGTERM, a 64 MB System V segment, a message queue and a semaphore set, and
+    she has an extra module. Ben sees none of it: what he sees is what a new sandbox
+    shows him. Every check is right, and only one sandbox was launched."""
+    token = uuid.uuid4().hex
+    ann = student(tmp_path, "ann", SOLUTION + '\nWHO = "ann"\n' + LOOK + LEAVE,
+                  {"helper.py": "X = 1\n"})
+    ben = student(tmp_path, "ben", SOLUTION + '\nWHO = "ben"\n' + LOOK)
+    with pool.Pool(1, run_token=token) as warm:
+        runs = [warm.run(who, "counter", scenario="counter_plain", params={"sizes": [n]})
+                for who, n in ((ann, 3), (ben, 4), (ann, 5), (ben, 6))]
+        assert (warm.launched, warm.checks) == (1, 4)
+    fresh = saw(sandbox.run("counter_plain", ben, "counter", params={"sizes": [4]}))
+    seen = [saw(r) for r in runs]
+    assert [s["who"] for s in seen] == ["ann", "ben", "ann", "ben"]
+    assert [r.data["calls"][0]["value"] for r in runs] == [3, 6, 10, 15]
+    # Processes: init, the server and the check (a new sandbox: init and the check).
+    assert [s.pop("pids") for s in seen] == [3, 3, 3, 3] and fresh.pop("pids") == 2
+    assert seen[1] == seen[3] == fresh
+    assert fresh["submission"] == ["counter.py"] and fresh["ipc"] == {
+        "shm": 0, "msg": 0, "sem": 0}
+    assert fresh["tmp"] == fresh["shm"] == fresh["work"] == []
+    # Ann's second check starts clean of her first one too (her own files come back).
+    assert seen[2] == seen[0] and seen[0]["submission"] == ["counter.py", "helper.py"]
+    assert processes_with(token) == []
+
+
+HANG = SOLUTION + '''
+
+def run_workers(n_threads=2000):
+    while True:
+        pass
+'''
+
+
+def _leased(warm: pool.Pool) -> bool:
+    """Whether a check has its sandbox (launched, so a cancel must kill it)."""
+    with warm.cond:
+        return any(s.jail is not None for s in warm.busy)
+
+
+@needs_sessions
+@pytest.mark.timeout(120)
+def test_a_cancelled_or_abandoned_check_costs_its_sandbox_only(tmp_path):
+    """Through the socket, as the suites use it: a hanging check that the suite cancels
+    comes back "skipped" at once; one whose pytest process goes away (end of file) is
+    killed too. Each costs its sandbox (killed, not reused), and the next check, in a
+    new sandbox, is right."""
+    token = uuid.uuid4().hex
+    hang = student(tmp_path, "hang", HANG)
+    right = student(tmp_path, "right", SOLUTION)
+    with pool.Pool(1, run_token=token) as warm:
+        client = pool.Client(warm.env()["KIT_POOL"], hang, "counter")
+        cancel = sandbox.Cancel()
+        answer: list = []
+        asking = threading.Thread(target=lambda: answer.append(client.run(
+            "counter_plain", params={"sizes": [3]}, deadline=60, cancel=cancel)))
+        started = time.monotonic()
+        asking.start()
+        while not _leased(warm):
+            time.sleep(0.01)
+        cancel.cancel()
+        asking.join(30)
+        assert answer and answer[0].status == "skipped", answer
+        assert time.monotonic() - started < 20  # not the check's 60 s
+
+        # A suite that goes away without a word: its connection's end cancels the check.
+        request = {"submission": str(hang), "module": "counter",
+                   "check": {"scenario": "counter_plain", "params": {"sizes": [3]},
+                             "deadline": 60}}
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(warm.path)
+            sock.sendall((json.dumps(request) + "\n").encode())
+            while not _leased(warm):
+                time.sleep(0.01)
+        end = time.monotonic() + 20
+        while (warm.alive or warm.checks < 2) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert warm.alive == 0 and warm.checks == 2  # dropped, not put back
+
+        run = pool.Client(warm.path, right, "counter").run("counter_plain",
+                                                           params={"sizes": [7]})
+        assert run.finished and run.data["calls"][0]["value"] == 21
+        assert warm.launched == 3
+    assert processes_with(token) == []
+
+
+@needs_sessions
+@pytest.mark.timeout(120)
+def test_a_student_who_kills_the_server_does_not_reach_the_next_student(tmp_path):
+    token = uuid.uuid4().hex
+    killer = student(tmp_path, "killer", SOLUTION + "\nimport os, signal\ntry:\n"
+                     "    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n"
+                     "    pass\n")
+    right = student(tmp_path, "right", SOLUTION)
+    with pool.Pool(1, run_token=token) as warm:
+        first = warm.run(killer, "counter", scenario="counter_plain",
+                         params={"sizes": [5]}, deadline=5)
+        second = warm.run(right, "counter", scenario="counter_plain",
+                          params={"sizes": [6]}, deadline=5)
+        assert warm.launched == 2
+    # The killer's check was rerun alone (its own sandbox): same result as without a pool.
+    assert first.finished and first.data["calls"][0]["value"] == 10
+    assert second.finished and second.data["calls"][0]["value"] == 15
+    assert processes_with(token) == []
