@@ -185,6 +185,9 @@ def doctor_report(iso) -> str:
         line("net" in iso.namespaces, "network namespace", "no network from student code"),
         line("ipc" in iso.namespaces and "uts" in iso.namespaces, "IPC and UTS namespaces",
              "private System V IPC and host name"),
+        line(iso.confined, "nothing outlives a check",
+             "PID namespace, own uid, or (without root) a child-subreaper init that kills "
+             "every descendant, setsid daemons included"),
         line(iso.sessions, "sandbox sessions",
              "a submission's checks share a few sandboxes (a fork per check)"),
         line(iso.cgroup is not None and iso.cgroup_limits,

@@ -425,6 +425,8 @@ def init(plan: dict) -> int:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         root = build_root(plan["root"])
     if "pid" not in plan.get("namespaces", []):
+        # Whatever the runner starts stays below init, however it detaches (see
+        # descendants); init waits for all of it, so nothing outlives the sandbox.
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     # SIGCHLD wakes the wait below through a pipe (no status is ever read by a handler).
     wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -500,10 +502,51 @@ def _kill_all(plan: dict, runner: int) -> None:
     elif plan.get("uid") is not None:
         kill_uid(plan["uid"])
     else:
+        kill_descendants()
+
+
+def descendants(pid: int, proc: str = "/proc") -> list[int]:
+    """Every live (not zombie) process below ``pid``: the children of each of its threads,
+    recursively. Under a child subreaper nothing started below it can leave this tree:
+    orphans, ``setsid`` daemons and double forks are re-parented to the subreaper."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
         try:
-            os.kill(runner, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            tasks = os.listdir(f"{proc}/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"{proc}/{parent}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                fields = stat_fields(proc, child)
+                if child not in found and fields is not None and fields[0] != "Z":
+                    found.append(child)
+                    todo.append(child)
+    return found
+
+
+def kill_descendants(limit: float = 10.0) -> bool:
+    """The subreaper level (no PID namespace, no uid of its own): SIGKILL everything below
+    this process, reaping as it goes, until nothing is left (a process forked during one
+    sweep is found by the next). False if something is left after ``limit`` seconds."""
+    end = time.monotonic() + limit
+    while True:
+        found = descendants(os.getpid())
+        if not found:
+            return True
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.001)
 
 
 def join_cgroups(paths: list[str]) -> None:

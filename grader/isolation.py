@@ -17,7 +17,9 @@ cgroup    pids, memory and CPU-share limits for the whole sandbox, and a kill th
           reaches every process in it (``cgroup.kill`` on v2, the member list on v1)
 ========  ==========================================================================
 
-Without root none of these is available: the sandbox then runs in its own session and
+Without root none of these is available. The launcher's init is then a child subreaper
+(``subreaper``): nothing a check starts can leave the tree below it, and init kills that
+tree when the check ends. Where even that fails, the sandbox runs in its own session and
 process group and is reaped by an environment token (the weakest level; ``doctor`` says
 so). The result is cached for the process and handed to child processes in
 ``KIT_ISOLATION`` so that a class is probed once.
@@ -62,10 +64,13 @@ class Isolation:
     cgroup: str | None = None  # "v1" or "v2"
     missing: tuple[str, ...] = field(default=())
     cgroup_limits: bool = True  # False: the cgroup can kill, but no controller limits it
+    # Without root: the launcher's init is a child subreaper that kills every descendant.
+    subreaper: bool = False
 
     @property
     def confined(self) -> bool:
-        return self.uid or bool(self.namespaces)
+        """Whether sandboxes go through the launcher (:mod:`grader.confine`)."""
+        return self.uid or bool(self.namespaces) or self.subreaper
 
     @property
     def sessions(self) -> bool:
@@ -81,6 +86,10 @@ class Isolation:
         if not self.confined:
             return ("sandbox: process group only (run as root on Linux for uid separation, "
                     "namespaces and cgroups; see `python -m grader doctor`)")
+        if not self.uid and not self.namespaces:
+            return ("sandbox: a subreaper init that kills every process a check started "
+                    "(run as root on Linux for uid separation, namespaces and cgroups; see "
+                    "`python -m grader doctor`)")
         parts = []
         if self.uid:
             parts.append("own uid per sandbox")
@@ -158,7 +167,10 @@ def _detect() -> Isolation:
     if sys.platform != "linux":
         return Isolation(missing=("Linux",))
     if os.geteuid() != 0:
-        return Isolation(missing=("root (uid separation, namespaces, cgroups)",))
+        missing = ("root (uid separation, namespaces, cgroups)",)
+        if trial(Isolation(subreaper=True)):
+            return Isolation(subreaper=True, missing=missing)
+        return Isolation(missing=(*missing, "a child subreaper"))
     missing = []
     sweep_stale_cgroups()
     cgroup, limits = cgroup_version()
@@ -182,6 +194,10 @@ def _detect() -> Isolation:
     uid = trial(Isolation(uid=True))
     if not uid:
         missing.append("setuid")
+    if not uid and not usable:
+        reaper = trial(Isolation(subreaper=True))
+        return Isolation(subreaper=reaper, missing=(*missing, *(
+            () if reaper else ("a child subreaper",))))
     return Isolation(uid=uid, namespaces=usable, root=root, missing=tuple(missing))
 
 

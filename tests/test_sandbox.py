@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, grade, lost, outputs
+from helpers import ROOT, grade, lost, outputs, processes_with
 
 sys.path.insert(0, str(ROOT))
 
@@ -162,12 +162,14 @@ def test_init_sees_the_children_and_keeps_the_barrier():
 
 
 @pytest.mark.timeout(300)
-def test_weakest_level_still_grades_right(tmp_path, monkeypatch):
-    """With every isolation feature switched off (as for a grader without root), the
-    solution keeps full marks and a wrong submission loses its points."""
+@pytest.mark.parametrize(("subreaper", "level"), [(False, "process group only"),
+                                                  (True, "subreaper init")])
+def test_weakest_levels_still_grade_right(tmp_path, monkeypatch, subreaper, level):
+    """With every isolation feature that needs root switched off (as for a grader without
+    root), the solution keeps full marks and a wrong submission loses its points."""
     monkeypatch.setenv("KIT_ISOLATION", json.dumps(
         {"uid": False, "namespaces": [], "root": False, "cgroup": None,
-         "missing": ["switched off by the test"]}))
+         "subreaper": subreaper, "missing": ["switched off by the test"]}))
     right = tmp_path / "class" / "right"
     right.mkdir(parents=True)
     (right / "counter.py").write_text(SOLUTION)
@@ -178,7 +180,45 @@ def test_weakest_level_still_grades_right(tmp_path, monkeypatch):
     results = grade("thread_counter", [right, wrong], tmp_path / "out")
     assert results["right"]["score"] == results["right"]["max_score"]
     assert lost(results["wrong"]) == {"race_free"}, outputs(results["wrong"])
-    assert "process group only" in results["right"]["output"]
+    assert level in results["right"]["output"]
+
+
+ESCAPE = SOLUTION + '''
+import os, sys
+if os.fork() == 0:  # a daemon: own session, double fork, no environment, ignores SIGTERM
+    os.setsid()
+    if os.fork() == 0:
+        os.execve(sys.executable, [sys.executable, "-c",
+                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                  "time.sleep(300)  # MARKER"], {})
+    os._exit(0)
+'''
+
+
+@pytest.mark.timeout(120)
+def test_without_root_the_subreaper_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The level for a grader without root: the launcher's init is a child subreaper, so
+    a daemon that leaves the process group and scrubs its environment (which the process
+    group and the environment token cannot find) is still below it, and killed."""
+    import uuid
+
+    marker = uuid.uuid4().hex
+    sub = student(tmp_path, ESCAPE.replace("MARKER", marker))
+    try:
+        # The contrast: at the process-group level this daemon escapes.
+        monkeypatch.setattr(isolation, "_detected", isolation.Isolation(missing=("test",)))
+        run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
+        assert run.finished and processes_with(marker), run
+        for pid in processes_with(marker):
+            os.kill(pid, 9)
+        monkeypatch.setattr(isolation, "_detected",
+                            isolation.Isolation(subreaper=True, missing=("test",)))
+        run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
+        assert run.finished and run.data["calls"][0]["value"] == 3, run
+        assert processes_with(marker) == []
+    finally:
+        for pid in processes_with(marker):
+            os.kill(pid, 9)
 
 
 @pytest.mark.timeout(120)
@@ -340,3 +380,69 @@ def test_stale_sandbox_cgroups_are_swept_and_fresh_ones_kept():
     finally:
         stale.destroy()
         fresh.destroy()
+
+
+def _python_for_nobody():
+    """(a system interpreter 3.10+ that uid ``nobody`` can run, its uid) or None: the
+    non-root path tested for real (pyenv's interpreters live under /root, mode 0700)."""
+    import pwd
+    import shutil
+
+    try:
+        nobody = pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        return None
+    if os.geteuid() != 0 or not shutil.which("su"):
+        return None
+    for name in ("python3.13", "python3.12", "python3.11", "python3.10", "python3"):
+        path = Path("/usr/bin") / name
+        if path.exists() and os.stat(path.resolve()).st_mode & 0o001:
+            done = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c",
+                                   f"{path} -c 'import sys; assert sys.version_info >= (3, 10)'"],
+                                  capture_output=True, timeout=30)
+            if done.returncode == 0:
+                return str(path), nobody
+    return None
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(_python_for_nobody() is None,
+                    reason="needs root, su, the user nobody and a system Python 3.10+")
+def test_a_grader_without_root_detects_the_subreaper_and_reaps_for_real():
+    """Run as uid ``nobody``: detection finds the subreaper level, and a daemon that left
+    its process group and scrubbed its environment does not outlive the check."""
+    import uuid
+
+    python, _ = _python_for_nobody()
+    if any(os.stat(p).st_mode & 0o005 != 0o005 for p in (ROOT, *ROOT.parents)):
+        pytest.skip("the kit's folder is not readable by other users")
+    import shutil
+    import tempfile
+
+    marker = uuid.uuid4().hex
+    tmp_path = Path(tempfile.mkdtemp(prefix="kit-nobody-"))  # (pytest's is root's only)
+    os.chmod(tmp_path, 0o755)
+    sub = student(tmp_path, ESCAPE.replace("MARKER", marker))
+    os.chmod(sub, 0o755)
+    os.chmod(sub / "counter.py", 0o644)
+    script = (f"from grader import isolation, sandbox\n"
+              f"iso = isolation.detect(True)\n"
+              f"run = sandbox.run('counter_plain', {str(sub)!r}, 'counter', "
+              f"params={{'sizes': [3]}})\n"
+              f"print(iso.summary()); print(run.status, run.data['calls'][0]['value'])\n")
+    (tmp_path / "as_nobody.py").write_text(script)
+    os.chmod(tmp_path / "as_nobody.py", 0o644)
+    try:
+        done = subprocess.run(
+            ["su", "nobody", "-s", "/bin/sh", "-c",
+             f"cd /tmp && PYTHONPATH={ROOT} {python} {tmp_path / 'as_nobody.py'}"],
+            capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stdout + done.stderr
+        summary, result = done.stdout.strip().splitlines()[-2:]
+        assert summary.startswith("sandbox: a subreaper init")
+        assert result == "ok 3"
+        assert processes_with(marker) == []
+    finally:
+        for pid in processes_with(marker):
+            os.kill(pid, 9)
+        shutil.rmtree(tmp_path, ignore_errors=True)
