@@ -43,8 +43,11 @@ def _pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
 
 
 def grade_one(assignment: Assignment, submission: Path, run_token: str,
-              pool_env: dict[str, str] | None = None) -> report.StudentResult:
-    """Run the hidden suite on one student's folder; never raises for the student's code."""
+              pool_env: dict[str, str] | None = None,
+              student: str | None = None) -> report.StudentResult:
+    """Run the hidden suite on one student's folder; never raises for the student's code.
+    ``student`` is the student id (default: the folder's name)."""
+    student = student or submission.name
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
         results = Path(tmp) / "checks.json"
@@ -73,7 +76,7 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             checks = []
         if not checks:
             text = log.read_text(errors="replace")[-3000:]
-            return report.StudentResult(submission.name, [], elapsed,
+            return report.StudentResult(student, [], elapsed,
                                         kit_errors=[f"the hidden suite did not run:\n{text}"])
         note = ""
         module_file = submission / assignment.filename
@@ -81,12 +84,14 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             found = sorted(p.name for p in submission.glob("*.py"))
             note = (f"No {assignment.filename} in the submission"
                     + (f" (found: {', '.join(found)})." if found else "."))
-        return report.StudentResult(submission.name, checks, elapsed, note=note)
+        return report.StudentResult(student, checks, elapsed, note=note)
 
 
 def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
-          quiet: bool = False) -> list[report.StudentResult]:
-    """Grade every submission (``jobs`` at a time) and write the reports into ``out``."""
+          quiet: bool = False, students: list[str] | None = None) -> list[report.StudentResult]:
+    """Grade every submission (``jobs`` at a time) and write the reports into ``out``.
+    ``students``: their ids, in the same order (default: the folders' names)."""
+    students = students or [s.name for s in submissions]
     out.mkdir(parents=True, exist_ok=True)
     # Every process of this run carries the token in its environment, so that whatever a
     # submission left behind can be found and killed (a caller may choose the token).
@@ -100,10 +105,10 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
     sandboxes = max(1, jobs) * int(os.environ.get("KIT_SANDBOXES", "6"))
     warm = pool.Pool(sandboxes, run_token) if pool.wanted() else None
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as students:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as workers:
             pool_env = warm.env() if warm else {}
-            futures = {students.submit(grade_one, assignment, s, run_token, pool_env): s
-                       for s in submissions}
+            futures = {workers.submit(grade_one, assignment, s, run_token, pool_env, who): s
+                       for s, who in zip(submissions, students)}
             for done, future in enumerate(as_completed(futures), 1):
                 result = future.result()
                 results.append(result)
@@ -140,10 +145,37 @@ def _submissions(paths: list[str]) -> list[Path]:
     return out
 
 
+def _usage_error(message: str) -> SystemExit:
+    print(f"python -m grader grade: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _nbgrader_submissions(course: str, assignment: str) -> tuple[list[Path], list[str]]:
+    """``COURSE/submitted/<student>/<assignment>/`` folders and their student ids."""
+    root = Path(course)
+    if not (root / "submitted").is_dir():
+        raise _usage_error(f"{root / 'submitted'} is not a folder: give the nbgrader course "
+                           f"folder (the one holding nbgrader_config.py), after `nbgrader "
+                           f"collect {assignment}`")
+    folders = sorted(p.resolve() for p in (root / "submitted").glob(f"*/{assignment}")
+                     if p.is_dir())
+    if not folders:
+        raise _usage_error(f"no submissions of {assignment!r} under "
+                           f"{root / 'submitted'}/<student>/{assignment}/")
+    return folders, [p.parent.name for p in folders]
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     assignment = ASSIGNMENTS[args.assignment]
-    results = grade(assignment, _submissions(args.submissions), Path(args.out), args.jobs,
-                    args.quiet)
+    if args.nbgrader:
+        if args.submissions:
+            raise _usage_error("give either SUBMISSION_DIRs or --nbgrader COURSE_DIR")
+        folders, students = _nbgrader_submissions(args.nbgrader, args.assignment)
+    elif not args.submissions:
+        raise _usage_error("give SUBMISSION_DIRs, or --nbgrader COURSE_DIR")
+    else:
+        folders, students = _submissions(args.submissions), None
+    results = grade(assignment, folders, Path(args.out), args.jobs, args.quiet, students)
     print(report.table(assignment.name, results))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and one results.json per student")
     return 2 if any(r.kit_errors for r in results) else 0
@@ -208,6 +240,23 @@ def doctor_report(iso) -> str:
     return "\n".join(text)
 
 
+def cmd_nbgrader_init(args: argparse.Namespace) -> int:
+    from grader import nbcourse
+
+    try:
+        written = nbcourse.init_course(Path(args.course_dir), args.assignments,
+                                       args.course_id, args.exchange, args.force)
+    except FileExistsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    root = Path(args.course_dir).resolve()
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"\nnext, in {root}:\n  nbgrader generate_assignment {args.assignments[0]}"
+          f"\n  nbgrader release_assignment {args.assignments[0]}\n(see the README's "
+          f"nbgrader walk-through for collect, autograde, feedback and export)")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for name, a in ASSIGNMENTS.items():
         print(f"{name:16} {a.filename:11} {a.summary}")
@@ -238,7 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
             "whatever the scores; 2 if the kit itself failed on a submission."))
     g.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
-    g.add_argument("submissions", nargs="+", metavar="SUBMISSION_DIR")
+    g.add_argument("submissions", nargs="*", metavar="SUBMISSION_DIR")
+    g.add_argument("--nbgrader", metavar="COURSE_DIR",
+                   help="grade COURSE_DIR/submitted/<student>/ASSIGNMENT/ of an nbgrader "
+                        "course instead (the student id is the <student> folder)")
     g.add_argument("--out", required=True, metavar="OUT_DIR", help="folder for the reports")
     g.add_argument("--jobs", type=int, default=jobs_default,
                    help=f"students graded at once (default: {jobs_default}, the cores)")
@@ -262,6 +314,31 @@ def build_parser() -> argparse.ArgumentParser:
                      "isolation is in force for student code and what is missing. Exit "
                      "status 0 if everything is available, 1 otherwise."))
     d.set_defaults(func=cmd_doctor)
+
+    nb = sub.add_parser(
+        "nbgrader", help="set the kit up as an nbgrader course",
+        description="Commands for running the kit through nbgrader (0.9).")
+    nbsub = nb.add_subparsers(dest="nbgrader_command", required=True, metavar="COMMAND")
+    init = nbsub.add_parser(
+        "init", help="create an nbgrader course with the kit's assignments",
+        description=(
+            "Write COURSE_DIR/nbgrader_config.py and COURSE_DIR/source/<assignment>/ for "
+            "each assignment: the student module with solution regions (generated from "
+            "the kit's solutions), the public tests, and a notebook with the exercise and "
+            "one locked grade cell per hidden check that runs the kit's sandboxed grader. "
+            "Then, in COURSE_DIR: nbgrader generate_assignment, release_assignment, "
+            "collect, autograde, generate_feedback, export (see the README)."))
+    init.add_argument("course_dir", metavar="COURSE_DIR")
+    init.add_argument("--assignments", nargs="+", choices=sorted(ASSIGNMENTS),
+                      default=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
+                      help="which assignments (default: all)")
+    init.add_argument("--course-id", default="concurrency",
+                      help="nbgrader course id (default: concurrency)")
+    init.add_argument("--exchange", default="/srv/nbgrader/exchange",
+                      help="nbgrader exchange root (default: /srv/nbgrader/exchange)")
+    init.add_argument("--force", action="store_true",
+                      help="write source/<assignment>/ again if it exists")
+    init.set_defaults(func=cmd_nbgrader_init)
 
     ls = sub.add_parser("list", help="list the assignments")
     ls.set_defaults(func=cmd_list)

@@ -29,6 +29,12 @@ def test_help_explains_every_command():
                  "pool_variants", "thread_counter", "Exit status"):
         assert word in grade.stdout
     assert cli("example", "--help").returncode == 0
+    assert "--nbgrader" in grade.stdout
+    init = cli("nbgrader", "init", "--help")
+    assert init.returncode == 0
+    for word in ("COURSE_DIR", "--assignments", "--course-id", "--exchange", "--force",
+                 "generate_assignment"):
+        assert word in init.stdout
 
 
 def test_list_names_assignments_and_modules():
@@ -42,6 +48,9 @@ def test_list_names_assignments_and_modules():
     ("grade",),
     ("grade", "no_such_assignment", ".", "--out", "x"),
     ("grade", "thread_counter", "--out", "x"),
+    ("grade", "thread_counter", "--nbgrader", "/no/such/course", "--out", "x"),
+    ("grade", "thread_counter", ".", "--nbgrader", ".", "--out", "x"),
+    ("nbgrader",),
 ])
 def test_usage_errors_exit_nonzero_with_a_message(args):
     done = cli(*args)
