@@ -2,7 +2,8 @@
 generate_feedback and export, run with the real ``nbgrader`` commands.
 
 The course is graded once per test module (``course`` fixture): a right, a wrong, a
-hanging and a hostile submission of ``thread_counter``. The hostile one adds a cell that
+hanging and a hostile submission of ``thread_counter`` placed under ``submitted/``, and
+one more (right) that goes through nbgrader's exchange (release, fetch, submit, collect). The hostile one adds a cell that
 replaces the kit's check function, rewrites a grade cell, deletes another, and puts an
 ``ipykernel_launcher.py`` next to the notebook (the kernel is started as ``python -m
 ipykernel_launcher`` in that folder).
@@ -104,6 +105,27 @@ def course(tmp_path_factory):
     (hostile / f"{A}.ipynb").write_text(json.dumps(nb))
     (hostile / "ipykernel_launcher.py").write_text("raise SystemExit('not the kernel')\n")
 
+    # One more student goes the whole way through nbgrader's exchange: release, fetch,
+    # edit the module (and run pytest, leaving caches behind), submit, collect. The
+    # exchange names the student after the submitting user.
+    exchange = root.parent / "exchange"
+    exchange.mkdir()
+    nbgrader(root, "release_assignment", A)
+    home = root.parent / "home"
+    home.mkdir()
+    nbgrader(home, "fetch_assignment", A, "--course", "concurrency",
+             f"--Exchange.root={exchange}")
+    fetched = home / A
+    (fetched / "counter.py").write_text(modules["right"])
+    for cache in (".pytest_cache", "__pycache__"):
+        (fetched / cache).mkdir()
+        (fetched / cache / "junk").write_text("x")
+    nbgrader(home, "submit", A, "--course", "concurrency", f"--Exchange.root={exchange}")
+    nbgrader(root, "collect", A)
+    collected = [p for p in (root / "submitted").iterdir() if p.name not in modules]
+    assert len(collected) == 1, collected
+    modules[collected[0].name] = modules["right"]
+
     token, kit_token = uuid.uuid4().hex, uuid.uuid4().hex
     env = {**os.environ, "KIT_RUN_TOKEN": token}
     # The kit's own grading of the same tree, alongside (most of both is waiting). Its
@@ -120,6 +142,7 @@ def course(tmp_path_factory):
     output, _ = kit.communicate(timeout=600)
     assert kit.returncode == 0, output
     return {"root": root, "tokens": (token, kit_token), "students": list(modules),
+            "exchanged": collected[0].name,
             "autograde_seconds": autograde_seconds, "kit": root.parent / "kit"}
 
 
@@ -162,7 +185,13 @@ def test_autograde_gives_the_kits_points_per_check(course):
     # came back; the stray module next to the notebook did not become the kernel.
     assert nbgrader_scores(root, "hostile") == nbgrader_scores(root, "wrong")
     assert not (root / "autograded" / "hostile" / A / "ipykernel_launcher.py").exists()
-    # Four kernels and gradings, one of them hanging until the kit's limits: bounded.
+    # The student who went through the exchange: collected without caches, full marks.
+    exchanged = course["exchanged"]
+    assert sum(nbgrader_scores(root, exchanged).values()) == 10
+    names = {p.name for p in (root / "submitted" / exchanged / A).iterdir()}
+    assert {"counter.py", f"{A}.ipynb"} <= names
+    assert not names & {".pytest_cache", "__pycache__"}, names
+    # Five kernels and gradings, one of them hanging until the kit's limits: bounded.
     assert course["autograde_seconds"] < 4 * 60
 
 
