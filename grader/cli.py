@@ -109,21 +109,65 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
             pool_env = warm.env() if warm else {}
             futures = {workers.submit(grade_one, assignment, s, run_token, pool_env, who): s
                        for s, who in zip(submissions, students)}
-            for done, future in enumerate(as_completed(futures), 1):
+            progress = Progress(assignment.name, total, quiet)
+            for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
                 report.write_student(out, result, header)
-                if not quiet:
-                    status = (f"{report._num(result.score)}/{report._num(result.max_score)}"
-                              if not result.kit_errors else "KIT ERROR")
-                    print(f"[{done}/{total}] {assignment.name} {result.student}: {status} "
-                          f"({result.execution_time:.1f} s)", file=sys.stderr, flush=True)
+                report.write_feedback(out, assignment.name, result)
+                progress.done(result)
+            progress.close()
     finally:
         if warm is not None:
             warm.close()
         sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
     report.write_csv(out, results)
+    report.write_summary(out, assignment.name, results)
     return results
+
+
+class Progress:
+    """Progress on stderr: a bar redrawn in place on a terminal (submissions done, how
+    many lost points, time left), one line per submission otherwise (logs, CI)."""
+
+    def __init__(self, name: str, total: int, quiet: bool, stream=None):
+        self.name, self.total, self.quiet = name, total, quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.count = self.lost = self.errors = 0
+        self.started = time.monotonic()
+
+    def done(self, result: report.StudentResult) -> None:
+        self.count += 1
+        self.errors += bool(result.kit_errors)
+        self.lost += bool(not result.kit_errors and result.score < result.max_score)
+        if self.quiet:
+            return
+        status = (f"{report._num(result.score)}/{report._num(result.max_score)}"
+                  if not result.kit_errors else "KIT ERROR")
+        if not self.tty:
+            print(f"[{self.count}/{self.total}] {self.name} {result.student}: {status} "
+                  f"({result.execution_time:.1f} s)", file=self.stream, flush=True)
+            return
+        spent = time.monotonic() - self.started
+        left = spent / self.count * (self.total - self.count)
+        width = 24
+        filled = round(width * self.count / self.total)
+        bar = "#" * filled + "." * (width - filled)
+        errors = f", {self.errors} kit errors" if self.errors else ""
+        print(f"\r{self.name} [{bar}] {self.count}/{self.total} graded, {self.lost} with points "
+              f"lost{errors}, ~{_duration(left)} left ", end="", file=self.stream,
+              flush=True)
+
+    def close(self) -> None:
+        if self.tty and not self.quiet and self.count:
+            print(f" done in {_duration(time.monotonic() - self.started)}",
+                  file=self.stream, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _isolation_words() -> str:
@@ -165,14 +209,27 @@ def _nbgrader_submissions(course: str, assignment: str) -> tuple[list[Path], lis
     return folders, [p.parent.name for p in folders]
 
 
+def _class_submissions(folder: str) -> list[Path]:
+    """The student folders of a class folder (hidden folders left out)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise _usage_error(f"{folder} is not a folder (give a folder of student folders)")
+    found = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not found:
+        raise _usage_error(f"{folder} holds no student folders")
+    return _submissions([str(p) for p in found])
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     assignment = ASSIGNMENTS[args.assignment]
+    sources = sum(bool(x) for x in (args.submissions, args.nbgrader, args.klass))
+    if sources != 1:
+        raise _usage_error("give SUBMISSION_DIRs, or --class CLASS_DIR, or --nbgrader "
+                           "COURSE_DIR (one of them)")
     if args.nbgrader:
-        if args.submissions:
-            raise _usage_error("give either SUBMISSION_DIRs or --nbgrader COURSE_DIR")
         folders, students = _nbgrader_submissions(args.nbgrader, args.assignment)
-    elif not args.submissions:
-        raise _usage_error("give SUBMISSION_DIRs, or --nbgrader COURSE_DIR")
+    elif args.klass:
+        folders, students = _class_submissions(args.klass), None
     else:
         folders, students = _submissions(args.submissions), None
     results = grade(assignment, folders, Path(args.out), args.jobs, args.quiet, students)
@@ -257,6 +314,16 @@ def cmd_nbgrader_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_gradescope(args: argparse.Namespace) -> int:
+    from grader import export
+
+    names = export.gradescope(args.assignment, Path(args.output))
+    print(f"wrote {args.output}: setup.sh, run_autograder and the kit ({len(names) - 2} "
+          f"files, hidden suites included) for {args.assignment}; students submit "
+          f"{ASSIGNMENTS[args.assignment].filename}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for name, a in ASSIGNMENTS.items():
         print(f"{name:16} {a.filename:11} {a.summary}")
@@ -282,12 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
         "grade", help="grade student folders for one assignment",
         description=(
             "Grade each SUBMISSION_DIR (one student's folder; its name is the student id) "
-            "against ASSIGNMENT's hidden checks. Writes OUT/<student>/results.json and "
-            "OUT/grades.csv, prints a score table. Exit status 0 when grading completed, "
-            "whatever the scores; 2 if the kit itself failed on a submission."))
+            "against ASSIGNMENT's hidden checks, --jobs at a time, with a progress bar on "
+            "a terminal. Writes OUT/<student>/results.json (Gradescope schema), "
+            "OUT/<student>/feedback.md and .html (every lost point explained), "
+            "OUT/grades.csv and OUT/summary.md and .html (score histogram, most common "
+            "mistakes), prints a score table. Exit status 0 when grading completed, "
+            "whatever the scores; 2 for a usage error or if the kit itself failed on a "
+            "submission."))
     g.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION_DIR")
+    g.add_argument("--class", dest="klass", metavar="CLASS_DIR",
+                   help="grade every student folder in CLASS_DIR (a folder of student "
+                        "folders, each named after its student)")
     g.add_argument("--nbgrader", metavar="COURSE_DIR",
                    help="grade COURSE_DIR/submitted/<student>/ASSIGNMENT/ of an nbgrader "
                         "course instead (the student id is the <student> folder)")
@@ -339,6 +413,24 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true",
                       help="write source/<assignment>/ again if it exists")
     init.set_defaults(func=cmd_nbgrader_init)
+
+    ex = sub.add_parser(
+        "export", help="package the grader for another platform (Gradescope)",
+        description="Package an assignment's grader to run elsewhere.")
+    exsub = ex.add_subparsers(dest="export_command", required=True, metavar="PLATFORM")
+    gs = exsub.add_parser(
+        "gradescope", help="a Gradescope autograder bundle (autograder.zip)",
+        description=(
+            "Write a Gradescope autograder zip for ASSIGNMENT: setup.sh (installs the kit "
+            "it carries), run_autograder (grades /autograder/submission into "
+            "/autograder/results/results.json; honours AUTOGRADER_ROOT and KIT_PYTHON) "
+            "and the kit with its hidden suites under kit/. Upload it as the "
+            "assignment's autograder; students submit their module file."))
+    gs.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
+                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    gs.add_argument("-o", "--output", default="autograder.zip", metavar="ZIP",
+                    help="where to write the bundle (default: ./autograder.zip)")
+    gs.set_defaults(func=cmd_export_gradescope)
 
     ls = sub.add_parser("list", help="list the assignments")
     ls.set_defaults(func=cmd_list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,3 +95,160 @@ def table(assignment: str, results: list[StudentResult]) -> str:
         lost = ", ".join(r.lost()) or "-"
         lines.append(f"  {r.student:<{width}}  {score:>7}  {lost}")
     return "\n".join(lines)
+
+
+# --- feedback a student reads, and the class summary -------------------------------------
+
+def _fraction(score: float, max_score: float) -> str:
+    return f"{_num(score)}/{_num(max_score)}"
+
+
+def feedback_md(assignment: str, result: StudentResult) -> str:
+    """What the student reads: every lost check with its explanation, then what passed."""
+    lines = [f"# {assignment}: feedback for {result.student}", "",
+             f"**Score: {_fraction(result.score, result.max_score)}**", ""]
+    if result.note:
+        lines += [result.note, ""]
+    if result.kit_errors:
+        lines += ["The grader could not grade this submission; your instructor has been "
+                  "told. This is not your fault.", ""]
+    lost = [c for c in result.checks if not c["passed"]]
+    passed = [c for c in result.checks if c["passed"]]
+    if lost:
+        lines += [f"## Lost points ({len(lost)} of {len(result.checks)} checks)", ""]
+        for c in lost:
+            lines += [f"### {c['name']} (0/{_num(c['max_score'])})", ""]
+            lines += ["```text", c["output"].rstrip() or "(no explanation)", "```", ""]
+    elif result.checks:
+        lines += ["Every check passed.", ""]
+    if passed:
+        lines += ["## Passed", ""]
+        lines += [f"- {c['name']} ({_num(c['max_score'])}/{_num(c['max_score'])})"
+                  for c in passed]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _html_page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>"
+            "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;"
+            "padding:0 1rem;line-height:1.45}pre{background:#f6f6f6;padding:.8rem;"
+            "overflow-x:auto;white-space:pre-wrap}.lost{color:#a40000}.ok{color:#1a6b1a}"
+            "table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left}"
+            ".bar{background:#4a7bd0;display:inline-block;height:.9rem}"
+            f"</style></head><body>\n{body}\n</body></html>\n")
+
+
+def feedback_html(assignment: str, result: StudentResult) -> str:
+    e = html.escape
+    parts = [f"<h1>{e(assignment)}: feedback for {e(result.student)}</h1>",
+             f"<p><strong>Score: {_fraction(result.score, result.max_score)}</strong></p>"]
+    if result.note:
+        parts.append(f"<p>{e(result.note)}</p>")
+    if result.kit_errors:
+        parts.append("<p>The grader could not grade this submission; your instructor has "
+                     "been told. This is not your fault.</p>")
+    lost = [c for c in result.checks if not c["passed"]]
+    if lost:
+        parts.append(f"<h2>Lost points ({len(lost)} of {len(result.checks)} checks)</h2>")
+        for c in lost:
+            parts.append(f"<h3 class=\"lost\">{e(c['name'])} (0/{_num(c['max_score'])})</h3>"
+                         f"<pre>{e(c['output'].rstrip() or '(no explanation)')}</pre>")
+    elif result.checks:
+        parts.append("<p class=\"ok\">Every check passed.</p>")
+    passed = [c for c in result.checks if c["passed"]]
+    if passed:
+        items = "".join(f"<li class=\"ok\">{e(c['name'])} ({_num(c['max_score'])}/"
+                        f"{_num(c['max_score'])})</li>" for c in passed)
+        parts.append(f"<h2>Passed</h2><ul>{items}</ul>")
+    return _html_page(f"{assignment}: {result.student}", "\n".join(parts))
+
+
+def write_feedback(out_dir: Path, assignment: str, result: StudentResult) -> None:
+    folder = out_dir / result.student
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "feedback.md").write_text(feedback_md(assignment, result))
+    (folder / "feedback.html").write_text(feedback_html(assignment, result))
+
+
+def _summary(results: list[StudentResult]) -> dict[str, Any]:
+    graded = [r for r in results if not r.kit_errors]
+    scores = sorted(r.score for r in graded)
+    top = max((r.max_score for r in graded), default=0)
+    counts: dict[float, int] = {}
+    for s in scores:
+        counts[s] = counts.get(s, 0) + 1
+    names: dict[str, str] = {}
+    lost: dict[str, int] = {}
+    for r in graded:
+        for c in r.checks:
+            names.setdefault(c["id"], c["name"])
+            if not c["passed"]:
+                lost[c["id"]] = lost.get(c["id"], 0) + 1
+    mistakes = sorted(lost.items(), key=lambda kv: (-kv[1], kv[0]))
+    mean = sum(scores) / len(scores) if scores else 0.0
+    mid = len(scores) // 2
+    median = ((scores[mid] if len(scores) % 2 else (scores[mid - 1] + scores[mid]) / 2)
+              if scores else 0.0)
+    return {"graded": graded, "scores": scores, "max": top, "histogram": sorted(counts.items()),
+            "mistakes": [(i, names[i], n) for i, n in mistakes], "mean": mean,
+            "median": median, "errors": sorted(r.student for r in results if r.kit_errors),
+            "full": sum(1 for r in graded if r.score == r.max_score)}
+
+
+def summary_md(assignment: str, results: list[StudentResult]) -> str:
+    s = _summary(results)
+    n = len(s["graded"])
+    lines = [f"# {assignment}: class summary", "",
+             f"{n} submissions graded; {s['full']} with full marks; mean "
+             f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.", ""]
+    if s["errors"]:
+        lines += [f"The kit could not grade: {', '.join(s['errors'])} (see their "
+                  "results.json).", ""]
+    lines += ["## Scores", "", "| score | students | |", "|---:|---:|---|"]
+    widest = max((c for _, c in s["histogram"]), default=1)
+    for score, count in s["histogram"]:
+        bar = "#" * max(1, round(20 * count / widest))
+        lines.append(f"| {_num(score)} | {count} | `{bar}` |")
+    lines += ["", "## Most common mistakes", ""]
+    if s["mistakes"]:
+        lines += ["| check | lost by | share |", "|---|---:|---:|"]
+        for _, name, count in s["mistakes"]:
+            lines.append(f"| {name} | {count} | {100 * count / n:.0f} % |")
+    else:
+        lines.append("Nobody lost a point.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def summary_html(assignment: str, results: list[StudentResult]) -> str:
+    e = html.escape
+    s = _summary(results)
+    n = len(s["graded"])
+    parts = [f"<h1>{e(assignment)}: class summary</h1>",
+             f"<p>{n} submissions graded; {s['full']} with full marks; mean "
+             f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.</p>"]
+    if s["errors"]:
+        parts.append(f"<p class=\"lost\">The kit could not grade: "
+                     f"{e(', '.join(s['errors']))}.</p>")
+    widest = max((c for _, c in s["histogram"]), default=1)
+    rows = "".join(f"<tr><td>{_num(score)}</td><td>{count}</td><td><span class=\"bar\" "
+                   f"style=\"width:{12 * count / widest:.2f}rem\"></span></td></tr>"
+                   for score, count in s["histogram"])
+    parts.append(f"<h2>Scores</h2><table><tr><th>score</th><th>students</th><th></th></tr>"
+                 f"{rows}</table>")
+    if s["mistakes"]:
+        rows = "".join(f"<tr><td>{e(name)}</td><td>{count}</td>"
+                       f"<td>{100 * count / n:.0f} %</td></tr>"
+                       for _, name, count in s["mistakes"])
+        parts.append(f"<h2>Most common mistakes</h2><table><tr><th>check</th>"
+                     f"<th>lost by</th><th>share</th></tr>{rows}</table>")
+    else:
+        parts.append("<h2>Most common mistakes</h2><p>Nobody lost a point.</p>")
+    return _html_page(f"{assignment}: class summary", "\n".join(parts))
+
+
+def write_summary(out_dir: Path, assignment: str, results: list[StudentResult]) -> None:
+    (out_dir / "summary.md").write_text(summary_md(assignment, results))
+    (out_dir / "summary.html").write_text(summary_html(assignment, results))

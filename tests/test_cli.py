@@ -51,6 +51,8 @@ def test_list_names_assignments_and_modules():
     ("grade", "thread_counter", "--nbgrader", "/no/such/course", "--out", "x"),
     ("grade", "thread_counter", ".", "--nbgrader", ".", "--out", "x"),
     ("nbgrader",),
+    ("grade", "thread_counter", "--class", "/no/such/class", "--out", "x"),
+    ("grade", "thread_counter", ".", "--class", ".", "--out", "x"),
 ])
 def test_usage_errors_exit_nonzero_with_a_message(args):
     done = cli(*args)

@@ -3,8 +3,9 @@ generate_feedback and export, run with the real ``nbgrader`` commands.
 
 The course is graded once per test module (``course`` fixture): a right, a wrong, a
 hanging and a hostile submission of ``thread_counter`` placed under ``submitted/``, and
-one more (right) that goes through nbgrader's exchange (release, fetch, submit, collect). The hostile one adds a cell that
-replaces the kit's check function, rewrites a grade cell, deletes another, and puts an
+one more (right) that goes through nbgrader's exchange (release, fetch, submit,
+collect). The hostile one adds a cell that replaces the kit's check function, rewrites a
+grade cell, deletes another, and puts an
 ``ipykernel_launcher.py`` next to the notebook (the kernel is started as ``python -m
 ipykernel_launcher`` in that folder).
 """

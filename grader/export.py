@@ -1,0 +1,100 @@
+"""Grading elsewhere: ``python -m grader export gradescope ASSIGNMENT -o autograder.zip``.
+
+A Gradescope autograder bundle is a zip with ``setup.sh`` (run once, as root, when
+Gradescope builds the image) and ``run_autograder`` (run for each submission: the
+student's files are in ``/autograder/submission``, and the score goes to
+``/autograder/results/results.json``, in the schema the kit already writes). The bundle
+carries the kit itself, hidden suites included, under ``kit/``; Gradescope keeps
+``/autograder/source`` out of the students' reach. ``run_autograder`` honours
+``AUTOGRADER_ROOT`` (default ``/autograder``) and ``KIT_PYTHON`` (default ``python3``), so
+that it can be run and tested outside Gradescope.
+"""
+
+from __future__ import annotations
+
+import stat
+import zipfile
+from pathlib import Path
+
+from grader.assignments import ASSIGNMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETUP = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+if ! python3 -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; then
+    apt-get update && apt-get install -y python3 python3-pip
+fi
+python3 -m pip install --upgrade pip
+python3 -m pip install /autograder/source/kit
+"""
+
+RUN = """\
+#!/usr/bin/env bash
+# Gradescope runs this for each submission. Grades /autograder/submission with the
+# concurrency kit's {assignment} checks into /autograder/results/results.json.
+set -uo pipefail
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+PYTHON="${{KIT_PYTHON:-python3}}"
+export PYTHONPATH="$ROOT/source/kit${{PYTHONPATH:+:$PYTHONPATH}}"
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+mkdir -p "$ROOT/results"
+cd "$ROOT/source/kit"  # (python -m puts the working folder first: this kit, no other)
+"$PYTHON" -m grader grade {assignment} "$ROOT/submission" --out "$OUT" --quiet \\
+    > "$OUT/grader.log" 2>&1
+status=$?
+if [ -f "$OUT/submission/results.json" ]; then
+    cp "$OUT/submission/results.json" "$ROOT/results/results.json"
+else
+    # The kit itself failed: no score, and the log for the instructor.
+    "$PYTHON" - "$OUT/grader.log" "$ROOT/results/results.json" "$status" <<'EOF'
+import json, sys
+log = open(sys.argv[1], errors="replace").read()[-4000:]
+json.dump({{"score": 0, "output": "The grader failed (exit status " + sys.argv[3] + "); "
+           "tell your instructor. This is not your fault.\\n" + log,
+           "tests": []}}, open(sys.argv[2], "w"))
+EOF
+fi
+"""
+
+KIT_FILES = ("pyproject.toml", "README.md")
+SKIP = {"__pycache__", ".pytest_cache"}
+
+
+def _kit_paths() -> list[Path]:
+    paths = [ROOT / name for name in KIT_FILES]
+    for path in sorted((ROOT / "grader").rglob("*")):
+        if path.is_file() and not SKIP & set(path.relative_to(ROOT).parts) \
+                and path.suffix != ".pyc":
+            paths.append(path)
+    return paths
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))  # same bundle, same bytes
+    mode = 0o755 if executable else 0o644
+    info.external_attr = (stat.S_IFREG | mode) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    zf.writestr(info, data)
+
+
+def gradescope(assignment: str, output: Path) -> list[str]:
+    """Write the bundle for ``assignment`` to ``output``; returns the names it holds."""
+    if assignment not in ASSIGNMENTS:
+        raise KeyError(assignment)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    names = []
+    with zipfile.ZipFile(output, "w") as zf:
+        _add(zf, "setup.sh", SETUP.encode(), executable=True)
+        _add(zf, "run_autograder", RUN.format(assignment=assignment).encode(),
+             executable=True)
+        names += ["setup.sh", "run_autograder"]
+        for path in _kit_paths():
+            name = "kit/" + path.relative_to(ROOT).as_posix()
+            _add(zf, name, path.read_bytes())
+            names.append(name)
+    return names

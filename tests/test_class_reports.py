@@ -1,0 +1,161 @@
+"""Grading a class: the reports students and instructors read, determinism, progress, and
+the Gradescope bundle run end to end outside Gradescope."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zipfile
+
+import pytest
+
+from helpers import ROOT, copy_as, grade, processes_with
+
+sys.path.insert(0, str(ROOT))
+
+from grader.cli import Progress  # noqa: E402
+from grader.report import StudentResult  # noqa: E402
+
+A = "thread_counter"
+SOLUTION = ROOT / "solutions" / A / "counter.py"
+NO_LOCK = ROOT / "tests" / "corpus" / A / "no_lock" / "counter.py"
+NO_RESET = ROOT / "tests" / "corpus" / A / "no_reset" / "counter.py"
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("class")
+    folders = [copy_as(SOLUTION, tmp / "class", "ann"), copy_as(NO_LOCK, tmp / "class", "ben"),
+               copy_as(NO_LOCK, tmp / "class", "cid"), copy_as(NO_RESET, tmp / "class", "dee")]
+    first = tmp / "first"
+    second = tmp / "second"
+    grade(A, folders, first)
+    # The second time as one class folder (--class): the same students, the same grades.
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", A, "--class",
+                           str(tmp / "class"), "--out", str(second), "--quiet"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {"first": first, "second": second}
+
+
+pytestmark = pytest.mark.xdist_group("class-reports")
+
+
+@pytest.mark.timeout(600)
+def test_grading_twice_gives_identical_grades(klass):
+    """(Once by folders, once as a class folder.)"""
+    assert (klass["first"] / "grades.csv").read_text() == (
+        klass["second"] / "grades.csv").read_text()
+    for report in ("summary.md", "summary.html"):
+        assert (klass["first"] / report).read_text() == (klass["second"] / report).read_text()
+
+
+@pytest.mark.timeout(600)
+def test_feedback_explains_each_lost_point(klass):
+    out = klass["first"]
+    ben = (out / "ben" / "feedback.md").read_text()
+    assert "# thread_counter: feedback for ben" in ben and "**Score: 8/10**" in ben
+    assert "## Lost points (1 of 5 checks)" in ben
+    assert "no update is lost when threads switch at the worst moment (0/2)" in ben
+    assert "was lost" in ben  # the kit's explanation of the lost update, verbatim
+    assert "- the threads really ran at the same time (2/2)" in ben
+    page = (out / "ben" / "feedback.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "was lost" in page
+    assert "<pre>" in page and "&lt;" not in ben  # explanations escaped in HTML only
+    ann = (out / "ann" / "feedback.md").read_text()
+    assert "**Score: 10/10**" in ann and "Every check passed." in ann
+
+
+@pytest.mark.timeout(600)
+def test_summary_counts_scores_and_mistakes(klass):
+    text = (klass["first"] / "summary.md").read_text()
+    assert "4 submissions graded; 1 with full marks" in text
+    assert "| 8 | 3 |" in text and "| 10 | 1 |" in text
+    mistakes = text.split("## Most common mistakes")[1]
+    # Most common first: two students lost race_free, one lost reset.
+    assert mistakes.index("worst moment | 2 | 50 %") < mistakes.index("from 0 | 1 | 25 %")
+    assert "<table>" in (klass["first"] / "summary.html").read_text()
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def result(name: str, passed: bool) -> StudentResult:
+        return StudentResult(name, [{"id": "x", "name": "x", "max_score": 2,
+                                     "passed": passed, "output": ""}], 1.5)
+
+    term = Terminal()
+    bar = Progress(A, 2, quiet=False, stream=term)
+    bar.done(result("ann", True))
+    bar.done(result("ben", False))
+    bar.close()
+    text = term.getvalue()
+    assert text.count("\r") == 2 and "2/2 graded, 1 with points lost" in text
+    assert "left" in text and text.endswith("\n")
+    log = io.StringIO()
+    lines = Progress(A, 2, quiet=False, stream=log)
+    lines.done(result("ann", True))
+    lines.close()
+    assert log.getvalue() == "[1/2] thread_counter ann: 2/2 (1.5 s)\n"
+
+
+@pytest.mark.timeout(300)
+def test_gradescope_bundle_grades_a_submission_end_to_end(tmp_path):
+    bundle = tmp_path / "autograder.zip"
+    done = subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", A, "-o",
+                           str(bundle)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(bundle) as zf:
+        names = zf.namelist()
+        assert {"setup.sh", "run_autograder", "kit/pyproject.toml",
+                f"kit/grader/suites/{A}/test_counter.py"} <= set(names)
+        assert not any(n.startswith(("kit/solutions", "kit/tests")) for n in names)
+        root = tmp_path / "autograder"
+        zf.extractall(root / "source")
+    for script in ("setup.sh", "run_autograder"):
+        os.chmod(root / "source" / script, 0o755)
+    (root / "submission").mkdir()
+    (root / "submission" / "counter.py").write_text(NO_LOCK.read_text())
+    token = uuid.uuid4().hex
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable,
+           "KIT_RUN_TOKEN": token}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run([str(root / "source" / "run_autograder")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads((root / "results" / "results.json").read_text())
+    assert (result["score"], result["max_score"]) == (8, 10)
+    assert [t["tags"][0] for t in result["tests"] if t["status"] == "failed"] == ["race_free"]
+    assert processes_with(token) == []
+    # Same bundle, same bytes: an instructor can tell whether it changed.
+    again = tmp_path / "again.zip"
+    subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", A, "-o",
+                    str(again)], cwd=ROOT, check=True, capture_output=True, timeout=60)
+    assert again.read_bytes() == bundle.read_bytes()
+
+
+@pytest.mark.timeout(120)
+def test_gradescope_bundle_reports_a_broken_grader(tmp_path):
+    """If the kit cannot even start, the student gets a results.json that says so."""
+    from grader import export
+
+    root = tmp_path / "autograder"
+    bundle = tmp_path / "autograder.zip"
+    export.gradescope(A, bundle)
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    (root / "submission").mkdir()
+    (root / "source" / "kit" / "grader" / "__main__.py").write_text("raise SystemExit(3)\n")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "KIT_PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    result = json.loads((root / "results" / "results.json").read_text())
+    assert result["score"] == 0 and "The grader failed (exit status 3)" in result["output"]
