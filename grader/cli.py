@@ -324,6 +324,32 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_classroom(args: argparse.Namespace) -> int:
+    from grader import export
+
+    path = Path(args.output) / ".github" / "workflows" / "classroom.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(export.classroom(args.assignment, args.kit_source))
+    print(f"wrote {path}: students push {ASSIGNMENTS[args.assignment].filename}; set the "
+          f"organisation secret KIT_PIP_SOURCE to where pip finds the kit (private)")
+    return 0
+
+
+def cmd_verdict(args: argparse.Namespace) -> int:
+    try:
+        result = json.loads(Path(args.results).read_text())
+        test = next(t for t in result["tests"] if t.get("tags") == [args.check])
+    except (OSError, ValueError, KeyError, StopIteration):
+        print(f"no check {args.check!r} in {args.results}: the grading step failed "
+              f"(see its log)")
+        return 2
+    print(f"{test['name']}: {test['score']:g}/{test['max_score']:g}")
+    if test["status"] != "passed":
+        print(test["output"])
+        return 1
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     for name, a in ASSIGNMENTS.items():
         print(f"{name:16} {a.filename:11} {a.summary}")
@@ -431,6 +457,31 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("-o", "--output", default="autograder.zip", metavar="ZIP",
                     help="where to write the bundle (default: ./autograder.zip)")
     gs.set_defaults(func=cmd_export_gradescope)
+    gc = exsub.add_parser(
+        "classroom", help="a GitHub Classroom autograding workflow",
+        description=(
+            "Write DIR/.github/workflows/classroom.yml for ASSIGNMENT's template "
+            "repository: it installs the kit from KIT_SOURCE (default: the organisation "
+            "secret KIT_PIP_SOURCE; keep the kit private, it holds the hidden suites), "
+            "grades the module once in the full sandbox, and reports each hidden check "
+            "with its points and explanation."))
+    gc.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
+                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    gc.add_argument("-o", "--output", default=".", metavar="DIR",
+                    help="the template repository's folder (default: .)")
+    gc.add_argument("--kit-source", default="${{ secrets.KIT_PIP_SOURCE }}",
+                    help="what pip installs the kit from")
+    gc.set_defaults(func=cmd_export_classroom)
+
+    v = sub.add_parser(
+        "verdict", help="one check of a results.json (exit 0 if it passed)",
+        description=("Print one check of a results.json written by `grade` (its name, "
+                     "score and explanation); exit status 0 if it passed, 1 if not, 2 if "
+                     "the file or the check is missing. Used by the GitHub Classroom "
+                     "workflow's steps."))
+    v.add_argument("results", metavar="RESULTS_JSON")
+    v.add_argument("check", metavar="CHECK_ID")
+    v.set_defaults(func=cmd_verdict)
 
     ls = sub.add_parser("list", help="list the assignments")
     ls.set_defaults(func=cmd_list)

@@ -12,6 +12,7 @@ that it can be run and tested outside Gradescope.
 
 from __future__ import annotations
 
+import json
 import stat
 import zipfile
 from pathlib import Path
@@ -98,3 +99,79 @@ def gradescope(assignment: str, output: Path) -> list[str]:
             _add(zf, name, path.read_bytes())
             names.append(name)
     return names
+
+
+# --- GitHub Classroom ---------------------------------------------------------------------
+
+CLASSROOM_DIR = "/tmp/kit-grading"
+
+
+def classroom(assignment: str, kit_source: str = "${{ secrets.KIT_PIP_SOURCE }}",
+              workdir: str = CLASSROOM_DIR) -> str:
+    """A GitHub Classroom autograding workflow (``.github/workflows/classroom.yml``) for
+    the student's repository: install the kit (hidden suites included) from
+    ``kit_source``, which students must not be able to read (a private repository or
+    package index, named in an organisation secret), grade the module once with the full
+    sandbox (as root: the runner has passwordless sudo), then one command-grader step per
+    hidden check, worth its points, whose output is the kit's explanation."""
+    from grader.nbcourse import checks_of
+
+    a = ASSIGNMENTS[assignment]
+    results = f"{workdir}/out/submission/results.json"
+    lines = [
+        f"# GitHub Classroom autograding for {assignment} (the concurrency kit).",
+        "# Written by: python -m grader export classroom " + assignment,
+        "name: Autograding Tests",
+        "'on':",
+        "  - push",
+        "  - repository_dispatch",
+        "permissions:",
+        "  checks: write",
+        "  actions: read",
+        "  contents: read",
+        "jobs:",
+        "  run-autograding-tests:",
+        "    runs-on: ubuntu-latest",
+        "    if: github.actor != 'github-classroom[bot]'",
+        "    steps:",
+        "      - name: Checkout code",
+        "        uses: actions/checkout@v4",
+        "      - uses: actions/setup-python@v5",
+        "        with:",
+        "          python-version: '3.12'",
+        "      - name: Install the concurrency kit",
+        "        env:",
+        f"          KIT_PIP_SOURCE: \"{kit_source}\"",
+        "        run: python -m pip install \"$KIT_PIP_SOURCE\"",
+        "      - name: Grade with the concurrency kit",
+        "        run: |",
+        f"          mkdir -p {workdir}/submission",
+        f"          cp {a.filename} {workdir}/submission/ 2>/dev/null || true",
+        "          as_root=\"\"",
+        "          if [ \"$(id -u)\" != 0 ]; then as_root=\"sudo --preserve-env env "
+        "PATH=$PATH\"; fi",
+        f"          $as_root python -m grader grade {assignment} {workdir}/submission "
+        f"--out {workdir}/out --quiet",
+    ]
+    checks = checks_of(a)
+    for c in checks:
+        lines += [
+            f"      - name: {c['id']}",
+            f"        id: {c['id'].replace('_', '-')}",
+            "        uses: classroom-resources/autograding-command-grader@v1",
+            "        with:",
+            f"          test-name: {json.dumps(c['name'])}",
+            f"          command: python -m grader verdict {results} {c['id']}",
+            "          timeout: 1",
+            f"          max-score: {c['points']:g}",
+        ]
+    runners = ",".join(c["id"].replace("_", "-") for c in checks)
+    lines += ["      - name: Autograding Reporter",
+              "        uses: classroom-resources/autograding-grading-reporter@v1",
+              "        env:"]
+    for c in checks:
+        step = c["id"].replace("_", "-")
+        lines.append(f"          {c['id'].upper()}_RESULTS: "
+                     f"\"${{{{steps.{step}.outputs.result}}}}\"")
+    lines += ["        with:", f"          runners: {runners}", ""]
+    return "\n".join(lines)

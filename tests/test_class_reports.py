@@ -159,3 +159,44 @@ def test_gradescope_bundle_reports_a_broken_grader(tmp_path):
     assert run.returncode == 0, run.stderr
     result = json.loads((root / "results" / "results.json").read_text())
     assert result["score"] == 0 and "The grader failed (exit status 3)" in result["output"]
+
+
+@pytest.mark.timeout(300)
+def test_github_classroom_workflow_runs_its_steps(tmp_path):
+    """The workflow is valid YAML in GitHub Classroom's shape (one command-grader step
+    per check, worth its points, and a reporter that lists them all); its grading step
+    and each check's command, run here as the runner would run them, give each check's
+    verdict as an exit status, with the explanation on stdout."""
+    yaml = pytest.importorskip("yaml")
+    from grader import export
+
+    work = tmp_path / "grading"
+    flow = yaml.safe_load(export.classroom(A, "kit-from-somewhere", workdir=str(work)))
+    steps = flow["jobs"]["run-autograding-tests"]["steps"]
+    checks = [s for s in steps if s.get("uses", "").startswith(
+        "classroom-resources/autograding-command-grader")]
+    assert [s["id"] for s in checks] == ["returns-sum", "num-matches", "reset", "overlap",
+                                         "race-free"]
+    assert sum(s["with"]["max-score"] for s in checks) == 10
+    reporter = steps[-1]
+    assert reporter["with"]["runners"].split(",") == [s["id"] for s in checks]
+    assert set(reporter["env"]) == {s["name"].upper() + "_RESULTS" for s in checks}
+    install = next(s for s in steps if s.get("name") == "Install the concurrency kit")
+    assert install["env"]["KIT_PIP_SOURCE"] == "kit-from-somewhere"
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "counter.py").write_text(NO_LOCK.read_text())
+    grading = next(s for s in steps if s.get("name") == "Grade with the concurrency kit")
+    token = uuid.uuid4().hex
+    env = {**os.environ, "KIT_RUN_TOKEN": token}
+    done = subprocess.run(["bash", "-e", "-c", grading["run"]], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for step in checks:
+        ran = subprocess.run(["bash", "-c", step["with"]["command"]], cwd=repo, env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert ran.returncode == (1 if step["name"] == "race_free" else 0), ran.stdout
+        assert ran.stdout.startswith(step["with"]["test-name"])
+    assert "was lost" in ran.stdout  # race_free, the last step: the explanation
+    assert processes_with(token) == []
