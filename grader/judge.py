@@ -33,6 +33,42 @@ def lose(message: str) -> None:
     raise Lost(message)
 
 
+# --- timelines: which process or thread ran which task when -------------------------------
+
+_timelines: list[dict[str, Any]] = []
+TIMELINE_LANES = 12
+
+
+def timeline(title: str, spans: Iterable[tuple[str, str, float, float]]) -> None:
+    """Attach a picture of a run to the current check (passed or lost): ``spans`` are
+    ``(lane, label, start, end)`` with monotonic times from inside the sandbox (one clock
+    for all its processes). Lanes keep their first-seen order; times become seconds from
+    the earliest start. The grader plugin stores it with the check; the feedback draws it.
+    Only facts the grader recorded are drawn (probe records, the overlap witness)."""
+    rows = [(str(lane), str(label), float(a), float(b)) for lane, label, a, b in spans
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a]
+    if not rows:
+        return
+    t0 = min(a for _, _, a, _ in rows)
+    lanes: list[str] = []
+    bars = []
+    for lane, label, a, b in sorted(rows, key=lambda r: r[2]):
+        if lane not in lanes:
+            if len(lanes) == TIMELINE_LANES:
+                continue
+            lanes.append(lane)
+        bars.append({"lane": lane, "label": label, "start": round(a - t0, 4),
+                     "end": round(b - t0, 4)})
+    _timelines.append({"title": title, "lanes": lanes, "bars": bars})
+
+
+def take_timelines() -> list[dict[str, Any]]:
+    """The timelines attached since the last call (the plugin, after each check)."""
+    taken = list(_timelines)
+    _timelines.clear()
+    return taken
+
+
 # --- describing what a sandbox run did ----------------------------------------------------
 
 PICKLING_HINT = (

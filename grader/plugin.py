@@ -50,8 +50,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if marker is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
+        from grader.judge import take_timelines
+
         name = item.name.removeprefix("test_")
         _records.append({
+            "timelines": take_timelines(),
             "id": name,
             "name": marker.kwargs["name"],
             "max_score": marker.kwargs["points"],

@@ -103,6 +103,57 @@ def _fraction(score: float, max_score: float) -> str:
     return f"{_num(score)}/{_num(max_score)}"
 
 
+def _timelines(result: StudentResult) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(c, t) for c in result.checks for t in c.get("timelines") or []
+            if t.get("bars")]
+
+
+def timeline_text(t: dict[str, Any], width: int = 48) -> list[str]:
+    """A timeline as text: one row per lane, ``#`` where a bar covers the time."""
+    end = max(b["end"] for b in t["bars"]) or 1e-9
+    pad = max(len(lane) for lane in t["lanes"])
+    rows = []
+    for lane in t["lanes"]:
+        cells = [" "] * width
+        for b in t["bars"]:
+            if b["lane"] == lane:
+                # Both ends rounded down: bars that do not overlap in time never share
+                # a column (a bar too short for a column still gets one).
+                a = min(width - 1, int(b["start"] / end * width))
+                z = max(a + 1, min(width, int(b["end"] / end * width)))
+                cells[a:z] = "#" * (z - a)
+        rows.append(f"{lane:<{pad}} |{''.join(cells)}|")
+    rows.append(f"{'':<{pad}}  0 s{'':>{width - 10}}{end:6.2f} s")
+    return rows
+
+
+def timeline_svg(t: dict[str, Any]) -> str:
+    """A timeline as an inline SVG picture (lanes down, time across)."""
+    e = html.escape
+    end = max(b["end"] for b in t["bars"]) or 1e-9
+    label_w, plot_w, row_h = 190, 480, 22
+    height = row_h * len(t["lanes"]) + 24
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 10}" '
+             f'height="{height}" role="img" aria-label="{e(t["title"])}">']
+    for i, lane in enumerate(t["lanes"]):
+        y = i * row_h
+        parts.append(f'<text x="0" y="{y + 15}" font-size="12">{e(lane)}</text>'
+                     f'<line x1="{label_w}" x2="{label_w + plot_w}" y1="{y + 11}" '
+                     f'y2="{y + 11}" stroke="#ddd"/>')
+        for b in t["bars"]:
+            if b["lane"] == lane:
+                x = label_w + b["start"] / end * plot_w
+                w = max(2.0, (b["end"] - b["start"]) / end * plot_w)
+                parts.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="16" '
+                             f'fill="#4a7bd0"><title>{e(lane)}, {e(b["label"])}: '
+                             f'{b["start"]:.4f} s to {b["end"]:.4f} s</title></rect>')
+    y = row_h * len(t["lanes"]) + 16
+    parts.append(f'<text x="{label_w}" y="{y}" font-size="11">0 s</text>'
+                 f'<text x="{label_w + plot_w}" y="{y}" font-size="11" '
+                 f'text-anchor="end">{end:.2f} s</text></svg>')
+    return "".join(parts)
+
+
 def feedback_md(assignment: str, result: StudentResult) -> str:
     """What the student reads: every lost check with its explanation, then what passed."""
     lines = [f"# {assignment}: feedback for {result.student}", "",
@@ -126,6 +177,12 @@ def feedback_md(assignment: str, result: StudentResult) -> str:
         lines += [f"- {c['name']} ({_num(c['max_score'])}/{_num(c['max_score'])})"
                   for c in passed]
         lines.append("")
+    pictures = _timelines(result)
+    if pictures:
+        lines += ["## What your program did", ""]
+        for c, t in pictures:
+            lines += [f"{c['name']}: {t['title']}.", "", "```text", *timeline_text(t), "```",
+                      ""]
     return "\n".join(lines)
 
 
@@ -162,6 +219,11 @@ def feedback_html(assignment: str, result: StudentResult) -> str:
         items = "".join(f"<li class=\"ok\">{e(c['name'])} ({_num(c['max_score'])}/"
                         f"{_num(c['max_score'])})</li>" for c in passed)
         parts.append(f"<h2>Passed</h2><ul>{items}</ul>")
+    pictures = _timelines(result)
+    if pictures:
+        parts.append("<h2>What your program did</h2>")
+        for c, t in pictures:
+            parts.append(f"<p>{e(c['name'])}: {e(t['title'])}.</p>{timeline_svg(t)}")
     return _html_page(f"{assignment}: {result.student}", "\n".join(parts))
 
 

@@ -24,13 +24,15 @@ A = "thread_counter"
 SOLUTION = ROOT / "solutions" / A / "counter.py"
 NO_LOCK = ROOT / "tests" / "corpus" / A / "no_lock" / "counter.py"
 NO_RESET = ROOT / "tests" / "corpus" / A / "no_reset" / "counter.py"
+SERIAL = ROOT / "tests" / "corpus" / A / "join_in_start_loop" / "counter.py"
 
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     folders = [copy_as(SOLUTION, tmp / "class", "ann"), copy_as(NO_LOCK, tmp / "class", "ben"),
-               copy_as(NO_LOCK, tmp / "class", "cid"), copy_as(NO_RESET, tmp / "class", "dee")]
+               copy_as(NO_LOCK, tmp / "class", "cid"), copy_as(NO_RESET, tmp / "class", "dee"),
+               copy_as(SERIAL, tmp / "class", "eve")]
     first = tmp / "first"
     second = tmp / "second"
     grade(A, folders, first)
@@ -73,12 +75,40 @@ def test_feedback_explains_each_lost_point(klass):
 @pytest.mark.timeout(600)
 def test_summary_counts_scores_and_mistakes(klass):
     text = (klass["first"] / "summary.md").read_text()
-    assert "4 submissions graded; 1 with full marks" in text
-    assert "| 8 | 3 |" in text and "| 10 | 1 |" in text
+    assert "5 submissions graded; 1 with full marks" in text
+    assert "| 8 | 4 |" in text and "| 10 | 1 |" in text
     mistakes = text.split("## Most common mistakes")[1]
-    # Most common first: two students lost race_free, one lost reset.
-    assert mistakes.index("worst moment | 2 | 50 %") < mistakes.index("from 0 | 1 | 25 %")
+    # Most common first: two students lost race_free, one each overlap and reset.
+    assert mistakes.index("worst moment | 2 | 40 %") < mistakes.index("from 0 | 1 | 20 %")
+    assert "same time | 1 | 20 %" in mistakes
     assert "<table>" in (klass["first"] / "summary.html").read_text()
+
+
+def _spans(page: str) -> list[tuple[str, float, float]]:
+    """(lane, start, end) of the first timeline drawn in a feedback.html (from the bars'
+    titles: the times the grader recorded, to 0.1 ms)."""
+    import re
+
+    svg = page.split("<svg", 1)[1].split("</svg>", 1)[0]
+    return [(lane, float(a), float(b)) for lane, a, b in
+            re.findall(r"<title>(.+?), [^,<]+: ([0-9.]+) s to ([0-9.]+) s</title>", svg)]
+
+
+@pytest.mark.timeout(600)
+def test_feedback_draws_what_the_threads_did(klass):
+    """The overlap check's picture: for a correct counter, three worker threads are inside
+    worker() at the same moment (the grader held the first until then); for one that
+    joins each thread right after starting it, the next thread enters only after the
+    previous one left."""
+    ann = _spans((klass["first"] / "ann" / "feedback.html").read_text())
+    eve = _spans((klass["first"] / "eve" / "feedback.html").read_text())
+    first3 = ann[:3]
+    assert len(first3) == 3 and max(a for _, a, _ in first3) <= min(b for _, _, b in first3)
+    assert len(eve) >= 3
+    for (_, _, left), (_, entered, _) in zip(eve, eve[1:]):
+        assert left <= entered, eve
+    md = (klass["first"] / "eve" / "feedback.md").read_text()
+    assert "## What your program did" in md and "Thread-2 (worker)" in md
 
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():

@@ -185,13 +185,17 @@ def test_weakest_levels_still_grade_right(tmp_path, monkeypatch, subreaper, leve
 
 ESCAPE = SOLUTION + '''
 import os, sys
+_ready, _say = os.pipe()
+os.set_inheritable(_say, True)
 if os.fork() == 0:  # a daemon: own session, double fork, no environment, ignores SIGTERM
     os.setsid()
     if os.fork() == 0:
         os.execve(sys.executable, [sys.executable, "-c",
-                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                  "time.sleep(300)  # MARKER"], {})
+                  "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                  f"os.write({_say}, b'up'); time.sleep(300)  # MARKER"], {})
     os._exit(0)
+os.close(_say)
+os.read(_ready, 2)  # the import ends once the daemon runs (its token-free environment too)
 '''
 
 

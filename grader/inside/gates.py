@@ -54,26 +54,48 @@ class OverlapWitness(_Tracer):
         self.timeout = timeout
         self.cond = threading.Condition()
         self.inside: set[int] = set()
-        self.seen: set[int] = set()
+        # Thread objects, not idents: the ident of a finished thread is reused by the next
+        # one (a serial run would look like one thread calling again and again).
+        self.seen: set[threading.Thread] = set()
         self.state = "waiting"
         self.max_inside = 0
         self.key = os.urandom(16).hex()
         self.live: dict[str, Any] = {}  # the report, kept current (see report())
+        # [thread name, entered, left] of the first SPANS threads: the feedback's picture
+        # of when each was inside the student's code.
+        self.spans: dict[threading.Thread, list[Any]] = {}
         self._sync()
+
+    SPANS = 12
 
     def _sync(self) -> None:
         self.live.update(state=self.state, max_inside=self.max_inside,
-                         threads=len(self.seen), key=self.key)
+                         threads=len(self.seen), key=self.key,
+                         spans=list(self.spans.values()))
+
+    def _left(self, frame, event, arg):
+        """Local trace of a tracked thread's outermost student frame: its return."""
+        if event == "return":
+            span = self.spans.get(threading.current_thread())
+            if span is not None and span[2] is None:
+                span[2] = time.monotonic()
+        return self._left
 
     def on_call(self, frame):
         ident = threading.get_ident()
+        me = threading.current_thread()
         with self.cond:
-            if ident in self.seen:
+            if me in self.seen:
                 return None  # nested calls of the same thread
-            self.seen.add(ident)
+            self.seen.add(me)
+            tracked = len(self.spans) < self.SPANS
+            if tracked:
+                self.spans[me] = [me.name, time.monotonic(), None]
+                frame.f_trace_lines = False  # only its return is of interest
             self._sync()
+            local = self._left if tracked else None
             if self.state != "waiting":
-                return None
+                return local
             self.inside.add(ident)
             self.max_inside = max(self.max_inside, len(self.inside))
             if len(self.inside) >= self.n:
@@ -85,7 +107,7 @@ class OverlapWitness(_Tracer):
                 self.state = "passed"
                 self._sync()
                 self.cond.notify_all()
-                return None
+                return local
             end = time.monotonic() + self.timeout
             while self.state == "waiting":
                 left = end - time.monotonic()
@@ -98,7 +120,7 @@ class OverlapWitness(_Tracer):
                     self.state = "serial"
                     self.cond.notify_all()
             self._sync()
-        return None
+        return local
 
     POLL = 0.02
 
@@ -122,7 +144,7 @@ class OverlapWitness(_Tracer):
         for thread in threading.enumerate():
             if thread is main or thread.ident == held or thread.name.startswith("grader-"):
                 continue
-            if thread.ident not in self.seen:  # alive or still starting: it may come
+            if thread not in self.seen:  # alive or still starting: it may come
                 return False
         return True
 

@@ -20,6 +20,7 @@ from grader.judge import (
     group,
     judged,
     lose,
+    timeline,
     value_list,
 )
 
@@ -198,6 +199,12 @@ def test_apply_blocks(runs):
 
 @check(2, "map, map_async, apply_async and imap_unordered run tasks in parallel")
 def test_parallel(runs):
+    shown = next((v for v in PARALLEL if f"{v}/fork" in runs), None)
+    if shown is not None:
+        run = runs[f"{shown}/fork"]
+        timeline(f"{call(shown)} under fork: each task, by the worker process that ran it",
+                 [(f"worker pid {r['pid']}" if r["pid"] != run.pid else "the caller",
+                   f"task {r['value']}", r.get("start"), r.get("end")) for r in tasks(run)])
     for variant, run in usable(runs, PARALLEL):
         stuck = [r for r in tasks(run) if r.get("barrier") not in ("passed", "late")]
         if stuck:

@@ -20,6 +20,7 @@ from grader.judge import (
     judged,
     lose,
     main_stack,
+    timeline,
     value_list,
 )
 
@@ -119,6 +120,22 @@ def test_in_children(runs):
 
 @check(3, "the child processes ran at the same time")
 def test_concurrent(runs):
+    first = group(runs, "basic").get("fork")
+    if first is not None:
+        threads: dict = {}
+
+        def lane(r: dict) -> str:
+            where = f"pid {r['pid']}" + (" (the parent)" if r["pid"] == first.pid else "")
+            if sum(1 for o in _calls(first) if o["pid"] == r["pid"]) > 1:
+                # several calls in one process: tell its threads apart
+                number = threads.setdefault((r["pid"], r.get("thread")), len(threads) + 1)
+                where += f", thread {number}"
+            return where
+
+        timeline(f"fan_out({N}) under fork: each rand_string call, from its start (held "
+                 f"by the grader until all {N} had started) to its end",
+                 [(lane(r), "rand_string", r.get("start"), r.get("end"))
+                  for r in sorted(_calls(first), key=lambda r: r.get("start") or 0)])
     for run in judged(group(runs, "basic"), MODULE):
         calls = _calls(run)
         if not calls:
