@@ -143,7 +143,7 @@ class Progress:
         self.lost += bool(not result.kit_errors and result.score < result.max_score)
         if self.quiet:
             return
-        status = (f"{report._num(result.score)}/{report._num(result.max_score)}"
+        status = (report.fraction(result.score, result.max_score)
                   if not result.kit_errors else "KIT ERROR")
         if not self.tty:
             print(f"[{self.count}/{self.total}] {self.name} {result.student}: {status} "
@@ -337,13 +337,14 @@ def cmd_export_classroom(args: argparse.Namespace) -> int:
 
 def cmd_verdict(args: argparse.Namespace) -> int:
     try:
-        result = json.loads(Path(args.results).read_text())
-        test = next(t for t in result["tests"] if t.get("tags") == [args.check])
-    except (OSError, ValueError, KeyError, StopIteration):
+        test = report.find_test(json.loads(Path(args.results).read_text()), args.check)
+    except (OSError, ValueError, AttributeError):
+        test = None
+    if test is None:
         print(f"no check {args.check!r} in {args.results}: the grading step failed "
               f"(see its log)")
         return 2
-    print(f"{test['name']}: {test['score']:g}/{test['max_score']:g}")
+    print(report.test_line(test))
     if test["status"] != "passed":
         print(test["output"])
         return 1
@@ -354,6 +355,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, a in ASSIGNMENTS.items():
         print(f"{name:16} {a.filename:11} {a.summary}")
     return 0
+
+
+def _assignment_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
+                        help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,8 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
             "mistakes), prints a score table. Exit status 0 when grading completed, "
             "whatever the scores; 2 for a usage error or if the kit itself failed on a "
             "submission."))
-    g.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
-                   help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    _assignment_argument(g)
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION_DIR")
     g.add_argument("--class", dest="klass", metavar="CLASS_DIR",
                    help="grade every student folder in CLASS_DIR (a folder of student "
@@ -441,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_nbgrader_init)
 
     ex = sub.add_parser(
-        "export", help="package the grader for another platform (Gradescope)",
+        "export", help="package the grader for another platform (Gradescope, GitHub "
+                       "Classroom)",
         description="Package an assignment's grader to run elsewhere.")
     exsub = ex.add_subparsers(dest="export_command", required=True, metavar="PLATFORM")
     gs = exsub.add_parser(
@@ -452,8 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
             "/autograder/results/results.json; honours AUTOGRADER_ROOT and KIT_PYTHON) "
             "and the kit with its hidden suites under kit/. Upload it as the "
             "assignment's autograder; students submit their module file."))
-    gs.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
-                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    _assignment_argument(gs)
     gs.add_argument("-o", "--output", default="autograder.zip", metavar="ZIP",
                     help="where to write the bundle (default: ./autograder.zip)")
     gs.set_defaults(func=cmd_export_gradescope)
@@ -465,8 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
             "secret KIT_PIP_SOURCE; keep the kit private, it holds the hidden suites), "
             "grades the module once in the full sandbox, and reports each hidden check "
             "with its points and explanation."))
-    gc.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
-                    help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
+    _assignment_argument(gc)
     gc.add_argument("-o", "--output", default=".", metavar="DIR",
                     help="the template repository's folder (default: .)")
     gc.add_argument("--kit-source", default="${{ secrets.KIT_PIP_SOURCE }}",

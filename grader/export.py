@@ -17,7 +17,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader.assignments import ASSIGNMENTS
+from grader.assignments import ASSIGNMENTS, checks_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,8 +114,6 @@ def classroom(assignment: str, kit_source: str = "${{ secrets.KIT_PIP_SOURCE }}"
     package index, named in an organisation secret), grade the module once with the full
     sandbox (as root: the runner has passwordless sudo), then one command-grader step per
     hidden check, worth its points, whose output is the kit's explanation."""
-    from grader.nbcourse import checks_of
-
     a = ASSIGNMENTS[assignment]
     results = f"{workdir}/out/submission/results.json"
     lines = [

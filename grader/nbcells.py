@@ -23,6 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from grader.report import find_test, test_line
+
 KIT = Path(__file__).resolve().parent.parent
 _graded: dict[tuple[str, str], dict[str, Any]] = {}
 
@@ -72,13 +74,12 @@ def check(assignment: str, check_id: str) -> None:
                   f"submit. Run `pytest` in this folder for the public tests.")
             return
         result = _grade(assignment, Path.cwd())
-    tests = [t for t in result.get("tests", []) if t.get("tags") == [check_id]]
-    if not tests:
+    test = find_test(result, check_id)
+    if test is None:
         output = result.get("output", "")
         raise KitFailed(f"The kit reported no check {check_id!r} for this submission; "
                         f"tell your instructor.\n{output[-2000:]}")
-    test = tests[0]
-    print(f"{test['name']}: {test['score']:g}/{test['max_score']:g}")
+    print(test_line(test))
     if test["status"] != "passed":
         print()
         print(test["output"])

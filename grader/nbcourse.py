@@ -26,14 +26,12 @@ sandbox, and feedback shows hidden tests. What :func:`init_course` builds instea
 
 from __future__ import annotations
 
-import ast
 import difflib
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
-from grader.assignments import ASSIGNMENTS, Assignment
+from grader.assignments import ASSIGNMENTS, Assignment, checks_of
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -143,25 +141,6 @@ def release_hook(root: str):
                 path.unlink()
 
     return hook
-
-
-# --- the hidden checks, as the suites declare them ------------------------------------
-
-def checks_of(assignment: Assignment) -> list[dict[str, Any]]:
-    """``[{"id", "name", "points"}]`` of the suite's ``@check(points, name)`` tests, in
-    the suite's order (read from the source: nothing is imported)."""
-    found = []
-    for path in sorted(assignment.suite.glob("test_*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
-                continue
-            for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "check"
-                        and len(deco.args) == 2):
-                    points, name = (ast.literal_eval(x) for x in deco.args)
-                    found.append({"id": node.name.removeprefix("test_"), "name": name,
-                                  "points": points})
-    return found
 
 
 # --- the notebook ------------------------------------------------------------------------

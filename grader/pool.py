@@ -266,5 +266,4 @@ def session(submission: Path, module: str, serve: bool = True) -> Any:
 def wanted() -> bool:
     """Whether a grading command should keep a pool (sessions available, not switched
     off with ``KIT_POOL=0``)."""
-    return (os.environ.get("KIT_POOL", "1") != "0" and sandbox.isolation().sessions
-            and os.environ.get("KIT_SESSIONS", "1") != "0")
+    return os.environ.get("KIT_POOL", "1") != "0" and sandbox.sessions_enabled()

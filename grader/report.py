@@ -36,6 +36,21 @@ def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else round(x, 3)
 
 
+def fraction(score: float, max_score: float) -> str:
+    """``score/max_score`` as students read it (8/10, 7.5/10)."""
+    return f"{_num(score)}/{_num(max_score)}"
+
+
+def find_test(results: dict[str, Any], check_id: str) -> dict[str, Any] | None:
+    """The entry of check ``check_id`` in a results.json, or None."""
+    return next((t for t in results.get("tests", []) if t.get("tags") == [check_id]), None)
+
+
+def test_line(test: dict[str, Any]) -> str:
+    """One results.json entry's title and score: ``name: 0/2``."""
+    return f"{test['name']}: {test['score']:g}/{test['max_score']:g}"
+
+
 def results_json(result: StudentResult, header: str) -> dict[str, Any]:
     """The Gradescope autograder schema (score, max_score, execution_time, output, tests[])."""
     tests = []
@@ -91,17 +106,13 @@ def table(assignment: str, results: list[StudentResult]) -> str:
     width = max([len("student"), *(len(r.student) for r in results)])
     lines = [f"{assignment}", f"  {'student':<{width}}  {'score':>7}  lost checks"]
     for r in sorted(results, key=lambda r: r.student):
-        score = f"{_num(r.score)}/{_num(r.max_score)}"
+        score = fraction(r.score, r.max_score)
         lost = ", ".join(r.lost()) or "-"
         lines.append(f"  {r.student:<{width}}  {score:>7}  {lost}")
     return "\n".join(lines)
 
 
 # --- feedback a student reads, and the class summary -------------------------------------
-
-def _fraction(score: float, max_score: float) -> str:
-    return f"{_num(score)}/{_num(max_score)}"
-
 
 def _timelines(result: StudentResult) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(c, t) for c in result.checks for t in c.get("timelines") or []
@@ -157,7 +168,7 @@ def timeline_svg(t: dict[str, Any]) -> str:
 def feedback_md(assignment: str, result: StudentResult) -> str:
     """What the student reads: every lost check with its explanation, then what passed."""
     lines = [f"# {assignment}: feedback for {result.student}", "",
-             f"**Score: {_fraction(result.score, result.max_score)}**", ""]
+             f"**Score: {fraction(result.score, result.max_score)}**", ""]
     if result.note:
         lines += [result.note, ""]
     if result.kit_errors:
@@ -200,7 +211,7 @@ def _html_page(title: str, body: str) -> str:
 def feedback_html(assignment: str, result: StudentResult) -> str:
     e = html.escape
     parts = [f"<h1>{e(assignment)}: feedback for {e(result.student)}</h1>",
-             f"<p><strong>Score: {_fraction(result.score, result.max_score)}</strong></p>"]
+             f"<p><strong>Score: {fraction(result.score, result.max_score)}</strong></p>"]
     if result.note:
         parts.append(f"<p>{e(result.note)}</p>")
     if result.kit_errors:

@@ -419,6 +419,12 @@ def run(
         jail.close()
 
 
+def sessions_enabled() -> bool:
+    """Whether a sandbox may serve many checks here (the full sandbox, and not switched
+    off with ``KIT_SESSIONS=0``): for :class:`Session` and the class's pool."""
+    return isolation().sessions and os.environ.get("KIT_SESSIONS", "1") != "0"
+
+
 class Session:
     """One sandbox that serves many checks of one submission, one after another.
 
@@ -441,9 +447,7 @@ class Session:
         self.run_token = run_token
         self.started_at: float | None = None
         self.launches = 0  # sandboxes this session started (a cancelled one is replaced)
-        iso = isolation()
-        self.enabled = (serve and iso.sessions
-                        and os.environ.get("KIT_SESSIONS", "1") != "0")
+        self.enabled = serve and sessions_enabled()
         self.jail: _Jail | None = None
         self.responses = -1
         self.count = 0

@@ -49,6 +49,18 @@ def copy_as(src: Path, dest_dir: Path, name: str) -> Path:
     return folder
 
 
+def student(tmp_path: Path, source: str, module: str = "counter", name: str = "student",
+            extra: dict[str, str] | None = None) -> Path:
+    """A student's folder ``tmp_path/name`` holding ``module.py`` with ``source`` (and
+    the ``extra`` files, name -> text)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(source)
+    for file, text in (extra or {}).items():
+        (folder / file).write_text(text)
+    return folder
+
+
 def processes_with(marker: str) -> list[int]:
     """PIDs of live processes whose command line or environment contains ``marker``."""
     found = []

@@ -11,11 +11,10 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, processes_with
+from helpers import ROOT, processes_with, student
 
 sys.path.insert(0, str(ROOT))
 
@@ -67,15 +66,6 @@ needs_sessions = pytest.mark.skipif(
     reason="the pool needs sandbox sessions (see python -m grader doctor)")
 
 
-def student(tmp_path: Path, name: str, source: str, extra: dict | None = None) -> Path:
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "counter.py").write_text(source)
-    for file, text in (extra or {}).items():
-        (folder / file).write_text(text)
-    return folder
-
-
 def saw(run: sandbox.Run) -> dict:
     assert run.finished, run
     return json.loads([x for x in run.stdout_tail.splitlines()
@@ -90,9 +80,9 @@ def test_the_next_student_finds_nothing_of_the_last_one(tmp_path):
     she has an extra module. Ben sees none of it: what he sees is what a new sandbox
     shows him. Every check is right, and only one sandbox was launched."""
     token = uuid.uuid4().hex
-    ann = student(tmp_path, "ann", SOLUTION + '\nWHO = "ann"\n' + LOOK + LEAVE,
-                  {"helper.py": "X = 1\n"})
-    ben = student(tmp_path, "ben", SOLUTION + '\nWHO = "ben"\n' + LOOK)
+    ann = student(tmp_path, SOLUTION + '\nWHO = "ann"\n' + LOOK + LEAVE, name="ann",
+                  extra={"helper.py": "X = 1\n"})
+    ben = student(tmp_path, SOLUTION + '\nWHO = "ben"\n' + LOOK, name="ben")
     with pool.Pool(1, run_token=token) as warm:
         runs = [warm.run(who, "counter", scenario="counter_plain", params={"sizes": [n]})
                 for who, n in ((ann, 3), (ben, 4), (ann, 5), (ben, 6))]
@@ -134,8 +124,8 @@ def test_a_cancelled_or_abandoned_check_costs_its_sandbox_only(tmp_path):
     killed too. Each costs its sandbox (killed, not reused), and the next check, in a
     new sandbox, is right."""
     token = uuid.uuid4().hex
-    hang = student(tmp_path, "hang", HANG)
-    right = student(tmp_path, "right", SOLUTION)
+    hang = student(tmp_path, HANG, name="hang")
+    right = student(tmp_path, SOLUTION, name="right")
     with pool.Pool(1, run_token=token) as warm:
         client = pool.Client(warm.env()["KIT_POOL"], hang, "counter")
         cancel = sandbox.Cancel()
@@ -176,10 +166,10 @@ def test_a_cancelled_or_abandoned_check_costs_its_sandbox_only(tmp_path):
 @pytest.mark.timeout(120)
 def test_a_student_who_kills_the_server_does_not_reach_the_next_student(tmp_path):
     token = uuid.uuid4().hex
-    killer = student(tmp_path, "killer", SOLUTION + "\nimport os, signal\ntry:\n"
+    killer = student(tmp_path, SOLUTION + "\nimport os, signal\ntry:\n"
                      "    os.kill(os.getppid(), signal.SIGKILL)\nexcept OSError:\n"
-                     "    pass\n")
-    right = student(tmp_path, "right", SOLUTION)
+                     "    pass\n", name="killer")
+    right = student(tmp_path, SOLUTION, name="right")
     with pool.Pool(1, run_token=token) as warm:
         first = warm.run(killer, "counter", scenario="counter_plain",
                          params={"sizes": [5]}, deadline=5)

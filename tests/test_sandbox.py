@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, grade, lost, outputs, processes_with
+from helpers import ROOT, grade, lost, outputs, processes_with, student
 
 sys.path.insert(0, str(ROOT))
 
@@ -56,14 +56,6 @@ print("LOOK " + _json.dumps({
 }))
 _sys.stdout.flush()
 '''
-
-
-def student(tmp_path: Path, source: str, module: str = "counter") -> Path:
-    """A student's folder holding ``module.py`` with ``source``."""
-    folder = tmp_path / "student"
-    folder.mkdir()
-    (folder / f"{module}.py").write_text(source)
-    return folder
 
 
 def looked(folder: Path) -> dict:

@@ -9,6 +9,7 @@ the student's own ``rand_string`` and notes what it put on the queue.
 from __future__ import annotations
 
 import string
+from collections import Counter
 
 from grader.judge import (
     START_METHODS,
@@ -122,20 +123,20 @@ def test_in_children(runs):
 def test_concurrent(runs):
     first = group(runs, "basic").get("fork")
     if first is not None:
+        calls = sorted(_calls(first), key=lambda r: r.get("start") or 0)
+        per_pid = Counter(r["pid"] for r in calls)
         threads: dict = {}
 
         def lane(r: dict) -> str:
             where = f"pid {r['pid']}" + (" (the parent)" if r["pid"] == first.pid else "")
-            if sum(1 for o in _calls(first) if o["pid"] == r["pid"]) > 1:
-                # several calls in one process: tell its threads apart
+            if per_pid[r["pid"]] > 1:  # several calls in one process: tell threads apart
                 number = threads.setdefault((r["pid"], r.get("thread")), len(threads) + 1)
                 where += f", thread {number}"
             return where
 
         timeline(f"fan_out({N}) under fork: each rand_string call, from its start (held "
                  f"by the grader until all {N} had started) to its end",
-                 [(lane(r), "rand_string", r.get("start"), r.get("end"))
-                  for r in sorted(_calls(first), key=lambda r: r.get("start") or 0)])
+                 [(lane(r), "rand_string", r.get("start"), r.get("end")) for r in calls])
     for run in judged(group(runs, "basic"), MODULE):
         calls = _calls(run)
         if not calls:

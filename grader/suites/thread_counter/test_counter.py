@@ -106,14 +106,13 @@ def test_overlap(runs):
     run = runs["overlap"]
     w = run.data.get("witness") if isinstance(run.data, dict) else None
     if isinstance(w, dict) and isinstance(w.get("spans"), list):
-        ends = [x[2] for x in w["spans"] if isinstance(x, list) and len(x) == 3
-                and isinstance(x[2], (int, float))]
-        last = max(ends, default=None)
+        spans = [x for x in w["spans"] if isinstance(x, list) and len(x) == 3]
+        # A thread still inside when the run ended (a hang) is drawn to the last return.
+        last = max((x[2] for x in spans if isinstance(x[2], (int, float))), default=None)
         timeline(f"run_workers({SMALL}): when the first worker threads were inside "
                  f"worker() (the grader held the first until {OVERLAP_N} were inside)",
-                 [(x[0], "worker", x[1], x[2] if isinstance(x[2], (int, float)) else last)
-                  for x in w["spans"] if isinstance(x, list) and len(x) == 3
-                  and (isinstance(x[2], (int, float)) or last is not None)])
+                 [(name, "worker", entered, last if left is None else left)
+                  for name, entered, left in spans])
     if not isinstance(w, dict) or w.get("state") != "passed":
         finished(run)
     # Seen overlapping is proof enough, whatever run_workers did afterwards: a deadlock
