@@ -40,16 +40,31 @@ ASSIGNMENTS = {
 
 def checks_of(assignment: Assignment) -> list[dict[str, Any]]:
     """``[{"id", "name", "points"}]`` of the suite's ``@check(points, name)`` tests, in
-    the suite's order (read from the source: nothing is imported)."""
+    the suite's order (read from the source: nothing is imported). A test is either a
+    decorated function or an assignment ``test_x = check(points, name)(function)``."""
+
+    def check_args(call: ast.expr) -> tuple[Any, Any] | None:
+        if (isinstance(call, ast.Call) and getattr(call.func, "id", "") == "check"
+                and len(call.args) == 2):
+            points, name = (ast.literal_eval(x) for x in call.args)
+            return points, name
+        return None
+
     found = []
     for path in sorted(assignment.suite.glob("test_*.py")):
         for node in ast.parse(path.read_text()).body:
-            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+            test, marks = None, []
+            if isinstance(node, ast.FunctionDef):
+                test, marks = node.name, node.decorator_list
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+                  and isinstance(node.targets[0], ast.Name)
+                  and isinstance(node.value, ast.Call)):
+                test, marks = node.targets[0].id, [node.value.func]
+            if test is None or not test.startswith("test_"):
                 continue
-            for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "check"
-                        and len(deco.args) == 2):
-                    points, name = (ast.literal_eval(x) for x in deco.args)
-                    found.append({"id": node.name.removeprefix("test_"), "name": name,
-                                  "points": points})
+            for mark in marks:
+                args = check_args(mark)
+                if args is not None:
+                    found.append({"id": test.removeprefix("test_"), "name": args[1],
+                                  "points": args[0]})
     return found

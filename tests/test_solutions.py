@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+import sys
+
 from helpers import ASSIGNMENT_MODULES, ROOT, copy_as, grade, lost, outputs, read_csv
+
+sys.path.insert(0, str(ROOT))
+
+from grader.assignments import ASSIGNMENTS, checks_of  # noqa: E402
 
 
 @pytest.mark.parametrize("assignment", sorted(ASSIGNMENT_MODULES))
@@ -23,6 +29,11 @@ def test_solution_full_marks_and_stub_zero(assignment, tmp_path):
     assert bad["score"] == 0 and bad["max_score"] == good["max_score"]
     assert lost(bad) == {t["tags"][0] for t in good["tests"]}
     assert any("NotImplementedError" in text for text in outputs(bad).values()), outputs(bad)
+
+    # The checks the exports list (nbgrader's grade cells, GitHub Classroom's steps) are
+    # exactly the ones graded, with their points.
+    assert [(c["id"], c["name"], c["points"]) for c in checks_of(ASSIGNMENTS[assignment])] == [
+        (t["tags"][0], t["name"], t["max_score"]) for t in good["tests"]]
 
     rows = {r["student"]: r for r in read_csv(tmp_path / "out" / "grades.csv")}
     assert float(rows["solution"]["score"]) == good["max_score"]
