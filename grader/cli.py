@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from grader import pool, report, sandbox
+from grader import pool, report, sandbox, warm
 from grader.assignments import ASSIGNMENTS, SUITES, Assignment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +45,12 @@ def _pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
 
 def grade_one(assignment: Assignment, submission: Path, run_token: str,
               pool_env: dict[str, str] | None = None,
-              student: str | None = None) -> report.StudentResult:
+              student: str | None = None,
+              warm_pytest: warm.WarmPytest | None = None) -> report.StudentResult:
     """Run the hidden suite on one student's folder; never raises for the student's code.
-    ``student`` is the student id (default: the folder's name)."""
+    ``student`` is the student id (default: the folder's name). With ``warm_pytest`` (whose
+    environment must be :func:`_pytest_env` of the same token and pool), the suite's pytest
+    is forked from it instead of started afresh."""
     student = student or submission.name
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
@@ -60,15 +64,11 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             "--submission", str(submission), "--kit-results", str(results),
         ]
         log = Path(tmp) / "pytest.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(cmd, cwd=tmp, env=_pytest_env(run_token, pool_env or {}),
-                                    stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                proc.wait(timeout=STUDENT_TIMEOUT + 60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+        code = None
+        if warm_pytest is not None:
+            code = warm_pytest.run(cmd[3:], Path(tmp), log, STUDENT_TIMEOUT + 60)
+        if code is None:
+            _cold_pytest(cmd, Path(tmp), log, _pytest_env(run_token, pool_env or {}))
         elapsed = time.monotonic() - started
         try:
             checks = json.loads(results.read_text())
@@ -87,6 +87,17 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
         return report.StudentResult(student, checks, elapsed, note=note)
 
 
+def _cold_pytest(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=STUDENT_TIMEOUT + 60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
 def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
           quiet: bool = False, students: list[str] | None = None) -> list[report.StudentResult]:
     """Grade every submission (``jobs`` at a time) and write the reports into ``out``.
@@ -103,11 +114,18 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
     # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
     # checks at once); see grader.pool.
     sandboxes = max(1, jobs) * int(os.environ.get("KIT_SANDBOXES", "6"))
-    warm = pool.Pool(sandboxes, run_token) if pool.wanted() else None
+    warm_pool = pool.Pool(sandboxes, run_token) if pool.wanted() else None
+    pool_env = warm_pool.env() if warm_pool else {}
+    # One pytest imported once, forked per student (grader.warm); KIT_WARM=0: a fresh
+    # pytest process each.
+    home = Path(tempfile.mkdtemp(prefix="kit-warm-"))
+    pytests = None
     try:
+        if len(submissions) > 1 and os.environ.get("KIT_WARM", "1") != "0":
+            pytests = warm.WarmPytest(_pytest_env(run_token, pool_env), home)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as workers:
-            pool_env = warm.env() if warm else {}
-            futures = {workers.submit(grade_one, assignment, s, run_token, pool_env, who): s
+            futures = {workers.submit(grade_one, assignment, s, run_token, pool_env, who,
+                                      pytests): s
                        for s, who in zip(submissions, students)}
             progress = Progress(assignment.name, total, quiet)
             for future in as_completed(futures):
@@ -118,9 +136,12 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
                 progress.done(result)
             progress.close()
     finally:
-        if warm is not None:
-            warm.close()
+        if pytests is not None:
+            pytests.close()
+        if warm_pool is not None:
+            warm_pool.close()
         sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
+        shutil.rmtree(home, ignore_errors=True)
     report.write_csv(out, results)
     report.write_summary(out, assignment.name, results)
     return results

@@ -69,6 +69,31 @@ def take_timelines() -> list[dict[str, Any]]:
     return taken
 
 
+# --- when the student's code ran (benchmarks: grader overhead over the designed waits) ---
+
+_run_spans: list[list[float]] = []
+
+
+def note_runs(runs: Iterable[Any]) -> None:
+    """Remember the spans of a suite's runs (:attr:`grader.sandbox.Run.span`)."""
+    _run_spans.extend(list(r.span) for r in runs if getattr(r, "span", None))
+
+
+def run_spans() -> list[list[float]]:
+    """Every span noted so far in this pytest process (the plugin, with each check)."""
+    return list(_run_spans)
+
+
+def busy_seconds(spans: Iterable[Any]) -> float:
+    """How long at least one of ``spans`` ([start, end] pairs) was running: the union."""
+    total, reach = 0.0, float("-inf")
+    for a, b in sorted((float(a), float(b)) for a, b in spans):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
+
+
 # --- describing what a sandbox run did ----------------------------------------------------
 
 PICKLING_HINT = (

@@ -31,6 +31,15 @@ class StudentResult:
     def lost(self) -> list[str]:
         return [c["id"] for c in self.checks if not c["passed"]]
 
+    @property
+    def busy(self) -> float:
+        """Seconds during which the student's code ran under some check (the union of the
+        runs' spans): the time the checks take by design, as against the grader's."""
+        from grader.judge import busy_seconds
+
+        spans = {tuple(s) for c in self.checks for s in c.get("spans") or []}
+        return busy_seconds(spans)
+
 
 def _num(x: float) -> float | int:
     return int(x) if float(x).is_integer() else round(x, 3)

@@ -92,6 +92,9 @@ class Run:
     # Facts observed by the sandbox's init (pids, barriers, thread counts) are in
     # ``records``/``data``; False where the machine gives no such witness.
     witnessed: bool = False
+    # [start, end] of the student's code (import and scenario) on the monotonic clock, as
+    # the runner saw it (None if it wrote no result). For benchmarks, never for verdicts.
+    span: list[float] | None = None
 
     @property
     def finished(self) -> bool:
@@ -348,6 +351,10 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
     records = [r for r in left.get("records") or [] if isinstance(r, dict)]
     pid = result.get("pid")
     data = result.get("data") if isinstance(result.get("data"), dict) else {}
+    span = result.get("span")
+    if not (isinstance(span, list) and len(span) == 2
+            and all(isinstance(t, (int, float)) for t in span) and span[0] <= span[1]):
+        span = None
     if entries is not None:
         pid = verify(records, entries, runner)
         held = data.get("witness")
@@ -361,7 +368,7 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         timeout=result.get("timeout"), records=records, exit_code=exit_code,
         elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
         stderr_tail=str(left.get("stderr_tail") or ""), params=params,
-        out_of_memory=out_of_memory,
+        out_of_memory=out_of_memory, span=span,
     )
 
 

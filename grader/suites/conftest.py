@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader import pool, sandbox
-from grader.judge import START_METHODS
+from grader.judge import START_METHODS, note_runs
 
 
 @pytest.fixture(scope="session")
@@ -80,4 +80,5 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     with ThreadPoolExecutor(max_workers=parallel) as slots:
         for future in [slots.submit(serve) for _ in range(parallel)]:
             future.result()
+    note_runs(done.values())
     return {key: done[key] for key in scenarios}
