@@ -25,6 +25,7 @@ SOLUTION = ROOT / "solutions" / A / "counter.py"
 NO_LOCK = ROOT / "tests" / "corpus" / A / "no_lock" / "counter.py"
 NO_RESET = ROOT / "tests" / "corpus" / A / "no_reset" / "counter.py"
 SERIAL = ROOT / "tests" / "corpus" / A / "join_in_start_loop" / "counter.py"
+DEADLOCK = ROOT / "tests" / "corpus" / A / "lock_never_released" / "counter.py"
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,28 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
     lines.done(result("ann", True))
     lines.close()
     assert log.getvalue() == "[1/2] thread_counter ann: 2/2 (1.5 s)\n"
+
+
+@pytest.mark.timeout(600)
+def test_a_hanging_student_does_not_stall_the_class(tmp_path):
+    """--jobs 2: a student whose threads deadlock holds one job until the grader's deadline
+    (about 30 s); the other job grades the rest of the class meanwhile. The hanging student
+    is first in line, so every other one finishes before it, each with the right grade."""
+    folders = [copy_as(DEADLOCK, tmp_path / "class", "aaa-deadlocks")]
+    for i in range(6):
+        folders.append(copy_as(SOLUTION if i % 2 else NO_LOCK, tmp_path / "class", f"s{i}"))
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", A, "--class",
+                           str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+                           "--jobs", "2"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=500)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("[")]
+    assert len(lines) == 7, done.stderr
+    assert "aaa-deadlocks" in lines[-1], lines
+    assert lines[-1].startswith("[7/7]") and " 2/10 " in lines[-1]
+    for i in range(6):
+        want = "10/10" if i % 2 else "8/10"
+        assert any(f" s{i}: {want} " in line for line in lines[:-1]), (i, lines)
 
 
 @pytest.mark.timeout(300)
