@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from grader import pool, report, sandbox, warm
@@ -98,10 +98,12 @@ def _cold_pytest(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> N
             proc.wait()
 
 
-def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
+def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int | str,
           quiet: bool = False, students: list[str] | None = None) -> list[report.StudentResult]:
-    """Grade every submission (``jobs`` at a time) and write the reports into ``out``.
-    ``students``: their ids, in the same order (default: the folders' names)."""
+    """Grade every submission and write the reports into ``out``: ``jobs`` students at a
+    time, or ``"auto"`` (see :class:`Admission`). ``students``: their ids, in the same
+    order (default: the folders' names)."""
+    admission = Admission(jobs)
     students = students or [s.name for s in submissions]
     out.mkdir(parents=True, exist_ok=True)
     # Every process of this run carries the token in its environment, so that whatever a
@@ -113,7 +115,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
     total = len(submissions)
     # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
     # checks at once); see grader.pool.
-    sandboxes = max(1, jobs) * int(os.environ.get("KIT_SANDBOXES", "6"))
+    sandboxes = admission.most * int(os.environ.get("KIT_SANDBOXES", "6"))
     warm_pool = pool.Pool(sandboxes, run_token) if pool.wanted() else None
     pool_env = warm_pool.env() if warm_pool else {}
     # One pytest imported once, forked per student (grader.warm); KIT_WARM=0: a fresh
@@ -123,18 +125,24 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
     try:
         if len(submissions) > 1 and os.environ.get("KIT_WARM", "1") != "0":
             pytests = warm.WarmPytest(_pytest_env(run_token, pool_env), home)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as workers:
-            futures = {workers.submit(grade_one, assignment, s, run_token, pool_env, who,
-                                      pytests): s
-                       for s, who in zip(submissions, students)}
-            progress = Progress(assignment.name, total, quiet)
-            for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                report.write_student(out, result, header)
-                report.write_feedback(out, assignment.name, result)
-                progress.done(result)
-            progress.close()
+        todo = list(zip(submissions, students))
+        running: set = set()
+        progress = Progress(assignment.name, total, quiet)
+        with ThreadPoolExecutor(max_workers=admission.most) as workers:
+            while todo or running:
+                while todo and admission.may_start(len(running)):
+                    folder, who = todo.pop(0)
+                    running.add(workers.submit(grade_one, assignment, folder, run_token,
+                                               pool_env, who, pytests))
+                finished, running = wait(running, timeout=Admission.WINDOW,
+                                         return_when=FIRST_COMPLETED)
+                for future in finished:
+                    result = future.result()
+                    results.append(result)
+                    report.write_student(out, result, header)
+                    report.write_feedback(out, assignment.name, result)
+                    progress.done(result)
+        progress.close()
     finally:
         if pytests is not None:
             pytests.close()
@@ -145,6 +153,62 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int,
     report.write_csv(out, results)
     report.write_summary(out, assignment.name, results)
     return results
+
+
+class Admission:
+    """How many students are graded at once.
+
+    A number: exactly that many. ``"auto"`` (the grading command's default): at least one
+    per core, and one more, at most every :attr:`WINDOW` seconds, while the machine's CPUs
+    were less than :attr:`IDLE` busy over the last window, up to :attr:`MOST_PER_CORE` per
+    core. Most of a check is waiting by design (the grader's sleeps and barriers) and a
+    deadlocked or hanging submission waits until its deadline, up to 30 s; such students
+    leave cores idle, and the next students use them instead of queueing behind them. A
+    busy machine (CPU-bound checks, a spinning submission, other users) gets no more than
+    the cores.
+    """
+
+    WINDOW = 0.5
+    IDLE = 0.6
+    MOST_PER_CORE = 3
+
+    def __init__(self, jobs: int | str) -> None:
+        cores = os.cpu_count() or 1
+        self.adaptive = jobs == "auto"
+        self.least = cores if self.adaptive else max(1, int(jobs))
+        self.most = self.least * self.MOST_PER_CORE if self.adaptive else self.least
+        self.cores = cores
+        self.last = self._cpu()
+        self.last_extra = 0.0
+
+    @staticmethod
+    def _cpu() -> tuple[float, float] | None:
+        """(now, CPU seconds the machine has been busy), or None where unreadable."""
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        return time.monotonic(), (sum(fields) - fields[3] - fields[4]) / os.sysconf(
+            "SC_CLK_TCK")
+
+    def may_start(self, running: int) -> bool:
+        if running < self.least:
+            return True
+        if not self.adaptive or running >= self.most:
+            return False
+        now = self._cpu()
+        if now is None or self.last is None:
+            return False
+        elapsed = now[0] - self.last[0]
+        if elapsed < self.WINDOW:
+            return False
+        busy = (now[1] - self.last[1]) / (elapsed * self.cores)
+        self.last = now
+        if busy < self.IDLE and now[0] - self.last_extra >= self.WINDOW:
+            self.last_extra = now[0]
+            return True
+        return False
 
 
 class Progress:
@@ -378,6 +442,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of students (1 or more) "
+                                         "or auto")
+    return value
+
+
 def _assignment_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
                         help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
@@ -396,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"{n} ({a.filename})" for n, a in ASSIGNMENTS.items()),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    jobs_default = os.cpu_count() or 1
+    cores = os.cpu_count() or 1
 
     g = sub.add_parser(
         "grade", help="grade student folders for one assignment",
@@ -418,8 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grade COURSE_DIR/submitted/<student>/ASSIGNMENT/ of an nbgrader "
                         "course instead (the student id is the <student> folder)")
     g.add_argument("--out", required=True, metavar="OUT_DIR", help="folder for the reports")
-    g.add_argument("--jobs", type=int, default=jobs_default,
-                   help=f"students graded at once (default: {jobs_default}, the cores)")
+    g.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
+                   help=f"students graded at once: N, or auto (the default): {cores} (the "
+                        f"cores), more while CPUs idle (checks mostly wait: the grader's "
+                        f"sleeps and barriers, deadlocked submissions), at most "
+                        f"{Admission.MOST_PER_CORE * cores}")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     g.set_defaults(func=cmd_grade)
 
@@ -429,8 +509,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "and typically wrong submissions, so you can see the reports."))
     e.add_argument("--out", default="example-grades", metavar="OUT_DIR",
                    help="folder for the reports (default: ./example-grades)")
-    e.add_argument("--jobs", type=int, default=jobs_default,
-                   help=f"students graded at once (default: {jobs_default})")
+    e.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
+                   help="students graded at once (default: auto, as for grade)")
     e.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     e.set_defaults(func=cmd_example)
 

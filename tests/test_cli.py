@@ -95,3 +95,57 @@ def test_reports_follow_the_gradescope_schema(tmp_path):
     # Nothing written outside the output folder: the submission folders are untouched.
     assert sorted(p.name for p in good.iterdir()) == ["counter.py"]
     assert sorted(p.name for p in empty.iterdir()) == ["notes.txt"]
+
+
+def test_jobs_is_a_number_or_auto(tmp_path):
+    folder = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", tmp_path, "ann")
+    for bad in ("0", "-1", "two"):
+        done = cli("grade", "thread_counter", str(folder), "--out", str(tmp_path / "o"),
+                   "--jobs", bad)
+        assert done.returncode == 2 and "or auto" in done.stderr, done.stderr
+    assert "auto" in cli("grade", "--help").stdout
+
+
+class Clock:
+    """/proc/stat as Admission reads it: (seconds, busy CPU seconds), set by the test."""
+
+    def __init__(self) -> None:
+        self.now = (0.0, 0.0)
+
+    def __call__(self):
+        return self.now
+
+
+def test_fixed_jobs_start_exactly_that_many():
+    sys.path.insert(0, str(ROOT))
+    from grader.cli import Admission
+
+    fixed = Admission(3)
+    assert [fixed.may_start(n) for n in range(5)] == [True, True, True, False, False]
+    assert fixed.most == 3
+
+
+def test_auto_jobs_add_students_only_while_cpus_idle():
+    """auto: the cores at once; one more per window in which the machine's CPUs were less
+    than Admission.IDLE busy (students waiting on deadlines), never past the most."""
+    sys.path.insert(0, str(ROOT))
+    from grader.cli import Admission
+
+    auto = Admission("auto")
+    clock = Clock()
+    auto._cpu = clock
+    auto.cores, auto.least, auto.most, auto.last = 2, 2, 6, (0.0, 0.0)
+    assert auto.may_start(0) and auto.may_start(1)
+    assert not auto.may_start(2)  # (no window has passed)
+    clock.now = (1.0, 1.8)  # 0.9 of 2 cores busy: no more
+    assert not auto.may_start(2)
+    clock.now = (1.2, 1.82)  # a window not yet over
+    assert not auto.may_start(2)
+    clock.now = (2.0, 2.0)  # 0.2 CPU seconds in 1 s on 2 cores: idle
+    assert auto.may_start(2)
+    assert not auto.may_start(3)  # (one per window)
+    clock.now = (3.0, 2.1)
+    assert auto.may_start(5)
+    clock.now = (4.0, 2.1)
+    assert not auto.may_start(6)  # the most
+    assert auto.may_start(1)  # below the cores: always

@@ -140,14 +140,33 @@ def cpu_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def kit_grading(name: str, students: dict[str, Path], out: Path, jobs: int) -> dict:
+def kit_grading(name: str, students: dict[str, Path], out: Path, jobs: int | str) -> dict:
     started, cpu = time.monotonic(), cpu_seconds()
-    with PeakMemory(os.getpid()) as memory:
-        results = cli.grade(ASSIGNMENTS[name], list(students.values()), out, jobs, quiet=True,
-                            students=list(students))
+    most = 0
+    original = cli.grade_one
+
+    def counted(*args, **kwargs):  # (how many students were graded at once, at most)
+        nonlocal most
+        with lock:
+            counted.now += 1
+            most = max(most, counted.now)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                counted.now -= 1
+
+    counted.now, lock = 0, threading.Lock()
+    cli.grade_one = counted
+    try:
+        with PeakMemory(os.getpid()) as memory:
+            results = cli.grade(ASSIGNMENTS[name], list(students.values()), out, jobs,
+                                quiet=True, students=list(students))
+    finally:
+        cli.grade_one = original
     wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
     assert not [r.student for r in results if r.kit_errors], "the kit failed on a student"
-    return {"wall": wall, "busy": sum(r.busy for r in results), "cpu": cpu,
+    return {"wall": wall, "busy": sum(r.busy for r in results), "cpu": cpu, "most": most,
             "scores": {r.student: r.score for r in results}, "peak": memory.peak}
 
 
@@ -211,41 +230,47 @@ def main() -> None:
             print(f"{name}: --jobs 1 {one['wall']:.1f} s", flush=True)
             two = kit_grading(name, students, folder / "out2", 2)
             print(f"{name}: --jobs 2 {two['wall']:.1f} s", flush=True)
+            auto = kit_grading(name, students, folder / "auto", "auto")
+            print(f"{name}: --jobs auto {auto['wall']:.1f} s", flush=True)
             nb = None if args.no_nbgrader else nbgrader_grading(name, students, folder)
             if nb:
                 print(f"{name}: nbgrader autograde {nb['wall']:.1f} s", flush=True)
-            rows.append((name, len(students), one, two, nb))
+            rows.append((name, len(students), one, two, auto, nb))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     mib = 1 << 20
-    for name, n, one, two, nb in rows:
+    for name, n, one, two, auto, nb in rows:
         print(f"\n{name}: {n} students")
         print(f"  seconds per submission: --jobs 1 {one['wall'] / n:.2f}, --jobs 2 "
-              f"{two['wall'] / n:.2f}" + (f", nbgrader autograde {nb['wall'] / n:.2f}"
-                                           if nb else ""))
+              f"{two['wall'] / n:.2f}, --jobs auto (the default) {auto['wall'] / n:.2f}"
+              + (f", nbgrader autograde {nb['wall'] / n:.2f}" if nb else ""))
         print(f"  speed-up of --jobs 2 over --jobs 1: {one['wall'] / two['wall']:.2f} "
               f"(goal: >= 1.8)")
         print(f"  CPU per submission: {one['cpu'] / n:.2f} s with --jobs 1, "
               f"{two['cpu'] / n:.2f} s with --jobs 2; cores busy on average: "
-              f"{one['cpu'] / one['wall']:.2f} and {two['cpu'] / two['wall']:.2f} of "
+              f"{one['cpu'] / one['wall']:.2f}, {two['cpu'] / two['wall']:.2f} and "
+              f"{auto['cpu'] / auto['wall']:.2f} (auto) of "
               f"{os.cpu_count()} (the machine's, whatever runs on it)")
         print(f"  checks' designed time: {one['busy'] / n:.2f} s per submission; overhead "
               f"(wall / designed): --jobs 1 {one['wall'] / one['busy']:.2f} (goal: <= 1.5), "
               f"--jobs 2 {2 * two['wall'] / two['busy']:.2f}")
         if nb:
-            print(f"  nbgrader autograde / kit --jobs 2, per submission: "
-                  f"{nb['wall'] / two['wall']:.2f} (goal: >= 3)")
+            print(f"  nbgrader autograde / kit, per submission: {nb['wall'] / two['wall']:.2f} "
+                  f"with --jobs 2, {nb['wall'] / auto['wall']:.2f} with --jobs auto "
+                  f"(goal: >= 3)")
         print(f"  peak memory: --jobs 1 {one['peak'] / mib:.0f} MiB, --jobs 2 "
-              f"{two['peak'] / mib:.0f} MiB ({two['peak'] / 2 / mib:.0f} MiB per job)"
+              f"{two['peak'] / mib:.0f} MiB ({two['peak'] / 2 / mib:.0f} MiB per job), "
+              f"--jobs auto {auto['peak'] / mib:.0f} MiB (up to {auto['most']} students "
+              f"at once)"
               + (f", nbgrader autograde {nb['peak'] / mib:.0f} MiB" if nb else ""))
-        same = one["scores"] == two["scores"]
-        line = f"  same scores with --jobs 1 and --jobs 2: {same}"
+        same = one["scores"] == two["scores"] == auto["scores"]
+        line = f"  same scores with --jobs 1, 2 and auto: {same}"
         if nb:
             differ = sorted(s for s in one["scores"] if nb["scores"].get(s) != one["scores"][s])
             line += "; nbgrader autograde: " + ("the same" if not differ else "differ: " + ", ".join(
                 f"{s} {one['scores'][s]:g} vs {nb['scores'].get(s)}" for s in differ))
         print(line)
-    designed = [one["busy"] / n for _, n, one, _, _ in rows]
+    designed = [one["busy"] / n for _, n, one, _, _, _ in rows]
     if designed:
         print(f"\n(designed time per submission, median over assignments: "
               f"{statistics.median(designed):.2f} s)")
