@@ -37,21 +37,24 @@ PRELOAD = ("pytest", "pytest_timeout", "_pytest.python", "_pytest.runner", "_pyt
            "grader.inside.probes")
 
 
-def _child(request: dict[str, Any], keep: list[int]) -> None:
-    """In the forked child: run pytest as asked; never returns."""
+def _child(request: dict[str, Any], close: list[int]) -> None:
+    """In the forked child: run pytest as asked (``close``: the server's own descriptors
+    besides 0, 1 and 2); never returns."""
     code = 3
     try:
         os.setsid()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in keep:
+        for fd in close:
             os.close(fd)
+        # (0, 1 and 2 are open, so these get higher numbers; dup2 replaces the server's
+        # request and answer pipes.)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
         os.close(null)
         os.chdir(request["cwd"])
         import pytest
@@ -132,7 +135,7 @@ def serve() -> None:
             request = json.loads(line)
             pid = os.fork()
             if pid == 0:
-                _child(request, [0, wake_r, wake_w, answers.fileno()])
+                _child(request, [wake_r, wake_w])
             children[pid] = request["id"]
             answer({"id": request["id"], "pid": pid})
 

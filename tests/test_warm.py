@@ -112,6 +112,31 @@ def test_a_run_over_its_time_is_killed(server, tmp_path):
                            tmp_path, tmp_path / "log2", timeout=60) == 0
 
 
+@pytest.mark.timeout(120)
+def test_a_run_reads_nothing_and_writes_to_its_log(server, tmp_path):
+    """stdin is /dev/null, stdout and stderr the run's log: no descriptor of the server's
+    request and answer pipes reaches the run (a stray write would corrupt the answers)."""
+    warm_pytest, _ = server
+    log = tmp_path / "log"
+    (tmp_path / "test_fds.py").write_text(
+        f"LOG = {str(log)!r}\n"
+        "import os\n"
+        "def test_fds():\n"
+        "    fds = {}\n"
+        "    for fd in os.listdir('/proc/self/fd'):\n"
+        "        try:\n"
+        "            fds[int(fd)] = os.readlink(f'/proc/self/fd/{fd}')\n"
+        "        except OSError:\n"
+        "            pass  # (the listing's own descriptor)\n"
+        "    print('FDS', sorted(fds.items()))\n"
+        "    assert fds[0] == os.devnull\n"
+        "    assert fds[1] == fds[2] == LOG\n"
+        "    assert not [t for t in fds.values() if t.startswith('pipe:')], fds\n")
+    code = warm_pytest.run([str(tmp_path / "test_fds.py"), "-p", "no:cacheprovider", "-s"],
+                           tmp_path, log, timeout=60)
+    assert code == 0, log.read_text()
+
+
 @pytest.mark.timeout(300)
 def test_without_the_server_grading_falls_back_to_a_cold_pytest(server, tmp_path):
     warm_pytest, token = server
