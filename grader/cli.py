@@ -178,37 +178,35 @@ class Admission:
         self.least = cores if self.adaptive else max(1, int(jobs))
         self.most = self.least * self.MOST_PER_CORE if self.adaptive else self.least
         self.cores = cores
-        self.last = self._cpu()
-        self.last_extra = 0.0
-
-    @staticmethod
-    def _cpu() -> tuple[float, float] | None:
-        """(now, CPU seconds the machine has been busy), or None where unreadable."""
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(x) for x in f.readline().split()[1:9]]
-        except (OSError, ValueError):
-            return None
-        return time.monotonic(), (sum(fields) - fields[3] - fields[4]) / os.sysconf(
-            "SC_CLK_TCK")
+        self.last = machine_cpu()
 
     def may_start(self, running: int) -> bool:
         if running < self.least:
             return True
         if not self.adaptive or running >= self.most:
             return False
-        now = self._cpu()
+        now = machine_cpu()
         if now is None or self.last is None:
             return False
         elapsed = now[0] - self.last[0]
         if elapsed < self.WINDOW:
             return False
         busy = (now[1] - self.last[1]) / (elapsed * self.cores)
+        # (A new window starts at every decision: at most one more student per window.)
         self.last = now
-        if busy < self.IDLE and now[0] - self.last_extra >= self.WINDOW:
-            self.last_extra = now[0]
-            return True
-        return False
+        return busy < self.IDLE
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """(monotonic now, CPU seconds the machine's cores have been busy so far, all of them
+    together: /proc/stat), or None where unreadable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return time.monotonic(), (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class Progress:

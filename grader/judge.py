@@ -74,24 +74,16 @@ def take_timelines() -> list[dict[str, Any]]:
 _run_spans: list[list[float]] = []
 
 
-def note_runs(runs: Iterable[Any]) -> None:
+def note_runs(runs: Iterable[Run]) -> None:
     """Remember the spans of a suite's runs (:attr:`grader.sandbox.Run.span`)."""
-    _run_spans.extend(list(r.span) for r in runs if getattr(r, "span", None))
+    _run_spans.extend(list(r.span) for r in runs if r.span)
 
 
-def run_spans() -> list[list[float]]:
-    """Every span noted so far in this pytest process (the plugin, with each check)."""
-    return list(_run_spans)
-
-
-def busy_seconds(spans: Iterable[Any]) -> float:
-    """How long at least one of ``spans`` ([start, end] pairs) was running: the union."""
-    total, reach = 0.0, float("-inf")
-    for a, b in sorted((float(a), float(b)) for a, b in spans):
-        if b > reach:
-            total += b - max(a, reach)
-            reach = b
-    return total
+def take_spans() -> list[list[float]]:
+    """The spans noted since the last call (the plugin, after each check)."""
+    taken = list(_run_spans)
+    _run_spans.clear()
+    return taken
 
 
 # --- describing what a sandbox run did ----------------------------------------------------

@@ -50,7 +50,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if marker is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        from grader.judge import run_spans, take_timelines
+        from grader.judge import take_spans, take_timelines
 
         name = item.name.removeprefix("test_")
         _records.append({
@@ -62,7 +62,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             "output": "" if report.passed else _message(call),
             "internal_error": (not report.passed and call.excinfo is not None
                                and type(call.excinfo.value).__name__ != "Lost"),
-            "spans": run_spans(),
+            "spans": take_spans(),
         })
 
 

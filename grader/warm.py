@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -106,8 +107,6 @@ def serve() -> None:
             rid = children.pop(pid, None)
             if rid is not None:
                 answer({"id": rid, "exit": os.waitstatus_to_exitcode(status)})
-
-    import select
 
     while reading or children:
         ready, _, _ = select.select([0, wake_r] if reading else [wake_r], [], [], 1.0)

@@ -107,7 +107,7 @@ def test_jobs_is_a_number_or_auto(tmp_path):
 
 
 class Clock:
-    """/proc/stat as Admission reads it: (seconds, busy CPU seconds), set by the test."""
+    """grader.cli.machine_cpu for Admission: (seconds, busy CPU seconds), set by the test."""
 
     def __init__(self) -> None:
         self.now = (0.0, 0.0)
@@ -125,16 +125,16 @@ def test_fixed_jobs_start_exactly_that_many():
     assert fixed.most == 3
 
 
-def test_auto_jobs_add_students_only_while_cpus_idle():
+def test_auto_jobs_add_students_only_while_cpus_idle(monkeypatch):
     """auto: the cores at once; one more per window in which the machine's CPUs were less
     than Admission.IDLE busy (students waiting on deadlines), never past the most."""
     sys.path.insert(0, str(ROOT))
-    from grader.cli import Admission
+    from grader import cli as cli_module
 
-    auto = Admission("auto")
     clock = Clock()
-    auto._cpu = clock
-    auto.cores, auto.least, auto.most, auto.last = 2, 2, 6, (0.0, 0.0)
+    monkeypatch.setattr(cli_module, "machine_cpu", clock)
+    auto = cli_module.Admission("auto")
+    auto.cores, auto.least, auto.most = 2, 2, 6
     assert auto.may_start(0) and auto.may_start(1)
     assert not auto.may_start(2)  # (no window has passed)
     clock.now = (1.0, 1.8)  # 0.9 of 2 cores busy: no more

@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import cli, nbcourse  # noqa: E402,F401
+from grader import cli, confine  # noqa: E402
 from grader.assignments import ASSIGNMENTS  # noqa: E402
 
 
@@ -98,23 +98,7 @@ class PeakMemory:
         self.thread.join()
 
     def _tree(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-        tree, todo = [], [self.root]
-        while todo:
-            pid = todo.pop()
-            tree.append(pid)
-            todo.extend(children.get(pid, []))
-        return tree
+        return [self.root, *confine.descendants(self.root)]
 
     @staticmethod
     def _pss(pid: int) -> int:
@@ -133,11 +117,10 @@ class PeakMemory:
 
 
 def cpu_seconds() -> float:
-    """CPU time the whole machine has spent busy so far (all cores, /proc/stat)."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    """CPU time the whole machine has spent busy so far (all cores)."""
+    reading = cli.machine_cpu()
+    assert reading is not None, "this benchmark reads /proc/stat"
+    return reading[1]
 
 
 def kit_grading(name: str, students: dict[str, Path], out: Path, jobs: int | str) -> dict:
