@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -243,6 +244,39 @@ def describe(run: Run, module: str) -> str:
 def group(runs: dict[str, Run], name: str) -> dict[str, Run]:
     """The runs of scenario ``name`` by start method (suite keys are "name/method")."""
     return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
+
+
+def call_of(run: Run, label: str) -> Run:
+    """The part of ``run`` that belongs to the call ``label``, for a scenario that makes
+    several calls in one process (``data["calls"][label]``, ``done`` when it returned;
+    records carry the label of their call).
+
+    A call that returned is a finished run of its own, whatever happened after it. The
+    call that was under way when the run stopped (deadline, exception, death) gets the
+    run's status and explanation. A call that never began is ``skipped``, and so is one
+    the grader abandoned (:meth:`grader.sandbox.Cancel.abandon`); the first call never is
+    (the module's import belongs to it: an import that failed is its failure).
+    """
+    calls = run.data.get("calls") if isinstance(run.data.get("calls"), dict) else {}
+    planned = [c.get("label") for c in run.params.get("calls") or [] if isinstance(c, dict)]
+    first = planned[0] if planned else label
+    others = set(planned) - {first}
+    if label == first:
+        records = [r for r in run.records if r.get("call") not in others]
+    else:
+        records = [r for r in run.records if r.get("call") == label]
+    out = calls.get(label)
+    if not isinstance(out, dict) or (run.abandoned and out.get("done") is not True):
+        if label != first:
+            why = ("abandoned: the grader no longer needed it" if run.abandoned else
+                   "not reached: an earlier call in the same check did not return")
+            return replace(run, status="skipped", phase=why, data={}, records=[],
+                           error=None, timeout=None)
+        return replace(run, data={}, records=records)
+    if out.get("done") is True:
+        return replace(run, status="ok", error=None, timeout=None, data=out,
+                       records=records)
+    return replace(run, data=out, records=records)
 
 
 def judged(runs: dict[str, Run], module: str, default: str = "fork") -> Iterator[Run]:

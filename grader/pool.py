@@ -170,8 +170,8 @@ class Pool:
 
     def _serve(self, conn: socket.socket) -> None:
         """One connection, one check: a JSON request line, then the Run as a JSON line.
-        The client may send ``cancel`` meanwhile; end of file (its process is gone)
-        cancels too."""
+        The client may send ``abandon`` and ``cancel`` meanwhile; end of file (its
+        process is gone) cancels too."""
         with conn:
             reader = conn.makefile("rb")
             try:
@@ -182,13 +182,16 @@ class Pool:
             except (ValueError, KeyError, TypeError, OSError):
                 return
             cancel = sandbox.Cancel()
+            if request.get("abandoned") is True:
+                cancel.abandon()
 
             def watch() -> None:
                 try:
-                    reader.readline(64)  # "cancel", or end of file
+                    while reader.readline(64).strip() == b"abandon":
+                        cancel.abandon()
                 except OSError:
                     pass
-                cancel.cancel()
+                cancel.cancel()  # "cancel", or end of file
 
             threading.Thread(target=watch, daemon=True, name="kit-pool-cancel").start()
             try:
@@ -229,12 +232,14 @@ class Client:
             return sandbox.skipped(scenario, start_method, "cancelled", params)
         request = {"submission": str(self.submission), "module": self.module,
                    "check": {"scenario": scenario, "start_method": start_method,
-                             "params": params, "deadline": deadline, "env": env}}
+                             "params": params, "deadline": deadline, "env": env},
+                   "abandoned": cancel is not None and cancel.abandoned}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(self.path)
             sock.sendall((json.dumps(request) + "\n").encode())
             if cancel is not None:
-                cancel.bind(lambda: _send(sock, b"cancel\n"))
+                cancel.bind(lambda: _send(sock, b"cancel\n"),
+                            lambda: _send(sock, b"abandon\n"))
             try:
                 line = sock.makefile("rb").readline()
             finally:

@@ -95,6 +95,9 @@ class Run:
     # [start, end] of the student's code (import and scenario) on the monotonic clock, as
     # the runner saw it (None if it wrote no result). For benchmarks, never for verdicts.
     span: list[float] | None = None
+    # The grader gave up the rest of the check (Cancel.abandon): a call that was not over
+    # was stopped, and is not judged.
+    abandoned: bool = False
 
     @property
     def finished(self) -> bool:
@@ -160,12 +163,19 @@ def copy_submission(submission: Path, dest: Path) -> None:
 
 class Cancel:
     """Lets another thread stop a check: its sandbox is killed at once and the run comes
-    back with status ``"skipped"`` (the suites cancel runs whose result cannot count)."""
+    back with status ``"skipped"`` (the suites cancel runs whose result cannot count).
+
+    Or only the rest of it (:meth:`abandon`): a check that calls the student's code several
+    times (:func:`grader.judge.call_of`) makes no further call, and one under way is
+    stopped; the calls that were over still count. Where the sandbox serves no session,
+    abandoning does nothing (the check runs to its end, with the same verdicts)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cancelled = False
+        self._abandoned = False
         self._kill: Any = None
+        self._abandon: Any = None
 
     @property
     def cancelled(self) -> bool:
@@ -179,12 +189,25 @@ class Cancel:
             if self._kill is not None:
                 self._kill()
 
-    def bind(self, kill: Any) -> None:
-        """Name what to kill while a check runs (None when it is over)."""
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
+
+    def abandon(self) -> None:
         with self._lock:
-            self._kill = kill
+            self._abandoned = True
+            if self._abandon is not None:
+                self._abandon()
+
+    def bind(self, kill: Any, abandon: Any = None) -> None:
+        """Name what to kill, and how to abandon the rest, while a check runs (None when
+        it is over)."""
+        with self._lock:
+            self._kill, self._abandon = kill, abandon
             if self._cancelled and kill is not None:
                 kill()
+            elif self._abandoned and abandon is not None:
+                abandon()  # (came before the bind; said twice at worst)
 
 
 def skipped(scenario: str, start_method: str | None, why: str,
@@ -368,7 +391,7 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         timeout=result.get("timeout"), records=records, exit_code=exit_code,
         elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
         stderr_tail=str(left.get("stderr_tail") or ""), params=params,
-        out_of_memory=out_of_memory, span=span,
+        out_of_memory=out_of_memory, span=span, abandoned=left.get("abandoned") is True,
     )
 
 
@@ -460,6 +483,7 @@ class Session:
         self.count = 0
         self.checks_served = 0
         self.server: int | None = None
+        self.requests_lock = threading.Lock()  # (the server's stdin: checks and abandons)
 
     def __enter__(self) -> Session:
         return self
@@ -529,11 +553,16 @@ class Session:
         spec["check"] = cid
         oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
         started = time.monotonic()
-        if cancel is not None:
-            cancel.bind(jail.kill_now)  # (the whole session: the next check starts a new one)
         try:
-            jail.proc.stdin.write((json.dumps({"id": cid, "spec": spec}) + "\n").encode())
-            jail.proc.stdin.flush()
+            request = {"id": cid, "spec": spec,
+                       "abandoned": cancel is not None and cancel.abandoned}
+            with self.requests_lock:
+                jail.proc.stdin.write((json.dumps(request) + "\n").encode())
+                jail.proc.stdin.flush()
+            if cancel is not None:
+                # (After the request, which an abandon must follow. A kill ends the whole
+                # session: the next check starts a new one.)
+                cancel.bind(jail.kill_now, lambda: self._abandon(jail, cid))
             answer = self._answer(deadline + GRACE + 10.0)
         except OSError:
             answer = None
@@ -554,6 +583,17 @@ class Session:
         return _make_run(scenario, start_method, params, answer, bool(answer.get("killed")),
                          exit_code if isinstance(exit_code, int) else None, elapsed,
                          entry["pid"] if entry else None, entries, oom)
+
+    def _abandon(self, jail: _Jail, cid: str) -> None:
+        """Tell the server that check ``cid`` is not needed any further (see
+        :func:`runner._wait_check`); from the thread that abandons."""
+        with self.requests_lock:
+            try:
+                assert jail.proc is not None and jail.proc.stdin is not None
+                jail.proc.stdin.write((json.dumps({"abandon": cid}) + "\n").encode())
+                jail.proc.stdin.flush()
+            except (OSError, ValueError, AssertionError):
+                pass  # (the session is ending: so is the check)
 
     def _answer(self, timeout: float) -> dict[str, Any] | None:
         """The server's next JSON line, or None if it does not come in time, the server

@@ -180,3 +180,90 @@ def test_a_student_who_kills_the_server_does_not_reach_the_next_student(tmp_path
     assert first.finished and first.data["calls"][0]["value"] == 10
     assert second.finished and second.data["calls"][0]["value"] == 15
     assert processes_with(token) == []
+
+
+JOIN_FIRST = ROOT / "tests" / "corpus" / "process_fanout" / "join_before_get"
+TWO_CALLS = {"calls": [
+    {"label": "basic", "n": 4, "length": 5, "barrier": 4, "barrier_timeout": 5,
+     "deadline": 20},
+    # (Deadlocks: the children cannot end while their strings fill the pipe.)
+    {"label": "large", "n": 2, "length": 1 << 18, "summarize": True, "deadline": 40}]}
+
+
+def _probe_calls(warm: pool.Pool) -> int:
+    """How many probe calls the sandbox's init has seen so far (the pids it notes)."""
+    with warm.cond:
+        jails = [s.jail for s in warm.busy if s.jail is not None]
+    return sum(1 for jail in jails for key in jail.witness()[1]
+               if not key.startswith(("runner-", "b-", "t-")))
+
+
+@needs_sessions
+@pytest.mark.timeout(120)
+def test_an_abandoned_check_makes_no_further_call(tmp_path):
+    """Through the socket, as the suites use it (conftest's ``stops``): a check whose
+    second call deadlocks is abandoned while in it. It ends then, not at its deadline,
+    and comes back with the first call finished and the second skipped; the sandbox is
+    kept for the next check. Abandoned before it begins, it makes its first call only."""
+    from grader.judge import call_of
+
+    token = uuid.uuid4().hex
+    with pool.Pool(1, run_token=token) as warm:
+        client = pool.Client(warm.env()["KIT_POOL"], JOIN_FIRST, "fanout")
+        cancel = sandbox.Cancel()
+        answer: list = []
+        asking = threading.Thread(target=lambda: answer.append(client.run(
+            "fanout", "spawn", params=TWO_CALLS, deadline=60, cancel=cancel)))
+        asking.start()
+        while _probe_calls(warm) < 6:  # the first call's 4, then the second's 2
+            time.sleep(0.01)
+        cancel.abandon()
+        asking.join(60)
+        run = answer[0]
+        assert run.abandoned and run.timeout is None and run.status == "died", run
+        assert run.phase == "calling fan_out(2, 262144)"
+        basic, large = call_of(run, "basic"), call_of(run, "large")
+        assert basic.finished and len(basic.data["value"]["items"]) == 4
+        assert large.status == "skipped" and "abandoned" in large.phase
+
+        early = sandbox.Cancel()
+        early.abandon()
+        run = client.run("fanout", "forkserver", params=TWO_CALLS, deadline=60,
+                         cancel=early)
+        assert run.finished and run.abandoned, run
+        assert list(run.data["calls"]) == ["basic"]
+        assert call_of(run, "basic").finished and call_of(run, "large").status == "skipped"
+        assert warm.launched == 1  # (the same sandbox served both)
+    assert processes_with(token) == []
+
+
+def test_what_a_failed_run_stops_under_later_start_methods():
+    """The suites' rule (conftest ``stops``): a later run is cancelled when every call it
+    makes has failed under an earlier start method, abandoned when every call after its
+    first has; a skipped part stops nothing."""
+    from grader.suites.conftest import stops
+    from grader.suites.process_fanout.test_fanout import SCENARIOS
+
+    def run(status, data=None, params=None):
+        return sandbox.Run("fanout", "fork", status, "p", data=data or {}, params=params or {})
+
+    hung = run("timeout")
+    failed: dict = {}
+    assert stops(SCENARIOS, "large/fork", hung, failed, {}) == [
+        ("basic/spawn", "abandon"), ("basic/forkserver", "abandon")]
+    failed = {}
+    assert stops(SCENARIOS, "basic/fork", hung, failed, {}) == []  # the large calls count
+    assert stops(SCENARIOS, "large/fork", hung, failed, {"basic/spawn": hung}) == [
+        ("basic/forkserver", "cancel")]
+    # basic/spawn: the basic call returned, the large one deadlocked; forkserver's large
+    # call no longer counts. A large call that was skipped says nothing.
+    two = SCENARIOS["basic/spawn"]["params"]
+    spawn = run("timeout", {"calls": {"basic": {"done": True}, "large": {}}}, two)
+    assert stops(SCENARIOS, "basic/spawn", spawn, {}, {}) == [("basic/forkserver", "abandon")]
+    spawn = run("timeout", {"calls": {"basic": {}}}, two)
+    assert stops(SCENARIOS, "basic/spawn", spawn, {}, {}) == []
+    # A scenario of one call (pool_variants): its later runs are cancelled, as before.
+    pools = {f"map/{m}": {"params": {}} for m in ("fork", "spawn", "forkserver")}
+    assert stops(pools, "map/fork", hung, {}, {}) == [("map/spawn", "cancel"),
+                                                      ("map/forkserver", "cancel")]
+    assert stops(pools, "map/fork", run("skipped"), {}, {}) == []

@@ -69,6 +69,9 @@ needs_full = pytest.mark.skipif(
     not isolation.detect().root or not isolation.detect().uid,
     reason="this machine does not give the full sandbox (see python -m grader doctor)")
 
+FANOUT_4 = {"calls": [{"label": "basic", "n": 4, "length": 5, "barrier": 4,
+                       "barrier_timeout": 5, "deadline": 20}]}
+
 
 @needs_full
 @pytest.mark.timeout(120)
@@ -127,9 +130,7 @@ def fan_out(n, length=8):
     return [output.get() for _ in range(n)]
 '''
     sub = student(tmp_path, cheat, "fanout")
-    run = sandbox.run("fanout", sub, "fanout", start_method="fork",
-                      params={"n": 4, "length": 5},
-                      env={"KIT_BARRIER_N": 4, "KIT_BARRIER_TIMEOUT": 5})
+    run = sandbox.run("fanout", sub, "fanout", start_method="fork", params=FANOUT_4)
     assert run.finished, run
     assert len(run.records) == 4
     assert {r["claimed_pid"] for r in run.records} != {run.pid}  # it did lie
@@ -144,8 +145,7 @@ def test_init_sees_the_children_and_keeps_the_barrier():
     parent pids as init read them from the sandbox's procfs), and init passed the
     barrier for all of them."""
     run = sandbox.run("fanout", ROOT / "solutions" / "process_fanout", "fanout",
-                      start_method="fork", params={"n": 4, "length": 5},
-                      env={"KIT_BARRIER_N": 4, "KIT_BARRIER_TIMEOUT": 5})
+                      start_method="fork", params=FANOUT_4)
     assert run.finished and run.witnessed, run
     assert len({r["pid"] for r in run.records}) == 4 and run.pid not in {
         r["pid"] for r in run.records}
@@ -442,3 +442,47 @@ def test_a_grader_without_root_detects_the_subreaper_and_reaps_for_real():
         for pid in processes_with(marker):
             os.kill(pid, 9)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.timeout(120)
+def test_two_calls_in_one_check_are_judged_apart():
+    """process_fanout's spawn check makes the basic call, then the large one, in one
+    process. A submission that joins before reading the queue returns from the first and
+    deadlocks in the second: the first is a finished run with its own four records, the
+    second a timeout after its own deadline (the watchdog's time starts again), where the
+    main thread waits in join()."""
+    from grader.judge import call_of, in_function, main_stack
+
+    calls = [{"label": "basic", "n": 4, "length": 5, "barrier": 4, "barrier_timeout": 5,
+              "deadline": 20},
+             {"label": "large", "n": 2, "length": 1 << 18, "summarize": True,
+              "deadline": 3}]
+    run = sandbox.run("fanout", ROOT / "tests" / "corpus" / "process_fanout" /
+                      "join_before_get", "fanout", start_method="spawn",
+                      params={"calls": calls}, deadline=23)
+    basic, large = call_of(run, "basic"), call_of(run, "large")
+    assert run.status == "timeout" and run.timeout["after"] == 3, run
+    assert basic.finished and len(basic.data["value"]["items"]) == 4, basic
+    assert len(basic.records) == 4 and {r["call"] for r in basic.records} == {"basic"}
+    assert {r["barrier"] for r in basic.records} <= {"passed", "late", "unconfirmed"}
+    assert not large.finished and large.status == "timeout"
+    assert large.phase == "calling fan_out(2, 262144)"
+    assert in_function(main_stack(large), "join", "multiprocessing/process.py")
+    assert {r["call"] for r in large.records} == {"large"} and "done" not in large.data
+
+
+def test_a_call_that_never_began_is_skipped():
+    """If the first call of a check hangs, the second is skipped, not failed; the first
+    keeps the run's timeout. The import belongs to the first call."""
+    from grader.judge import call_of
+
+    params = {"calls": [{"label": "basic"}, {"label": "large"}]}
+    hung = sandbox.Run("fanout", "spawn", "timeout", "calling fan_out(4, 24)",
+                       data={"calls": {"basic": {}}}, timeout={"after": 30, "stacks": []},
+                       params=params, records=[{"call": "basic"}, {"call": None}])
+    assert call_of(hung, "basic").status == "timeout"
+    assert len(call_of(hung, "basic").records) == 2  # (an unlabelled record: the first's)
+    assert call_of(hung, "large").status == "skipped"
+    broken = sandbox.Run("fanout", "spawn", "ok", "importing fanout.py", params=params,
+                         error={"type": "SyntaxError", "message": "x"})
+    assert call_of(broken, "basic").error and call_of(broken, "large").status == "skipped"

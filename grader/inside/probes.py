@@ -224,17 +224,34 @@ def _watch_queue(output: Any) -> None:
             pass
 
 
+FANOUT_CALL = "fanout-call.json"
+
+
+def fanout_call() -> dict[str, Any]:
+    """Which call of ``fan_out`` this is and whether to hold it at a barrier, as the scenario
+    wrote it just before the call (read in every child: a forkserver's children inherit
+    the environment of the forkserver's own start, so the environment cannot say)."""
+    try:
+        with open(os.path.join(_dir(), FANOUT_CALL)) as f:
+            plan = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return plan if isinstance(plan, dict) else {}
+
+
 def probe_rand_string(length, output, *args, **kwargs):
     """Stands in for the student's ``rand_string``: records, waits at the barrier, then calls
     the student's own function and notes what it put on the queue."""
     original = _ORIGINAL_RAND_STRING
     if original is None:  # a spawn/forkserver child: a fresh import holds the original
         original = importlib.import_module(os.environ["KIT_MODULE"]).rand_string
+    plan = fanout_call()
     rec = identity()
+    rec["call"] = plan.get("call")
     rec["start"] = time.monotonic()
-    if os.environ.get("KIT_BARRIER_N"):  # (the large-strings check holds nobody)
-        rec["barrier"] = barrier("fanout", int(os.environ["KIT_BARRIER_N"]),
-                                 float(os.environ["KIT_BARRIER_TIMEOUT"]), rec["key"])
+    if plan.get("barrier"):
+        rec["barrier"] = barrier(f"fanout-{plan.get('call')}", int(plan["barrier"]),
+                                 float(plan["barrier_timeout"]), rec["key"])
     rec["passed_at"] = time.monotonic()
     rec["puts"] = []
     _watch_queue(output)

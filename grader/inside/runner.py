@@ -14,6 +14,7 @@ handlers nor multiprocessing's exit hooks (which join children) can keep it aliv
 
 from __future__ import annotations
 
+import _thread
 import faulthandler
 import importlib
 import json
@@ -59,6 +60,28 @@ def write_result() -> None:
         with open(tmp, "w") as f:
             json.dump(_result, f, default=repr)
         os.replace(tmp, _spec["result_path"])
+
+
+def write_progress() -> None:
+    """Write what is known so far as the result, to be replaced by the final one (a check
+    stopped from outside between two calls of the student's code still reports the calls
+    that were over)."""
+    with _write_lock:
+        if _written:
+            return
+        tmp = _spec["result_path"] + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(_result, f, default=repr)
+        os.replace(tmp, _spec["result_path"])
+
+
+ABANDON = "abandon"
+
+
+def abandoned() -> bool:
+    """Whether the grader no longer needs the rest of this check (the session server put
+    :data:`ABANDON` next to the result): later calls of a scenario are then not made."""
+    return os.path.exists(os.path.join(os.path.dirname(_spec["result_path"]), ABANDON))
 
 
 def student_file(filename: str) -> bool:
@@ -147,9 +170,32 @@ def plain(value: Any, depth: int = 0) -> Any:
     return {"__type__": kind.__name__, "repr": text}
 
 
-def _watchdog(deadline: float) -> None:
-    time.sleep(deadline)
-    _result["timeout"] = {"after": deadline, "stacks": all_stacks()}
+# When the watchdog fires (monotonic clock) and the time it was given; a scenario that calls
+# the student's code twice gives each call its own time (:func:`set_deadline`).
+_deadline = {"at": 0.0, "after": 0.0}
+_deadline_moved = _thread.allocate_lock()
+_deadline_moved.acquire()  # (released to wake the watchdog when the deadline moves)
+
+
+def set_deadline(seconds: float) -> None:
+    """Move the watchdog's deadline to ``seconds`` from now."""
+    _deadline.update(at=time.monotonic() + seconds, after=seconds)
+    try:
+        _deadline_moved.release()
+    except RuntimeError:  # (already released, not yet seen)
+        pass
+
+
+def _watchdog() -> None:
+    # Bound before the student's module is imported: patching time or threading later
+    # cannot stop the watchdog.
+    monotonic, wait = time.monotonic, _deadline_moved.acquire
+    while True:
+        left = _deadline["at"] - monotonic()
+        if left <= 0:
+            break
+        wait(timeout=left)
+    _result["timeout"] = {"after": _deadline["after"], "stacks": all_stacks()}
     try:
         write_result()
     finally:
@@ -202,8 +248,8 @@ def run_check(spec: dict[str, Any]) -> None:
         os.environ[key] = str(value)
     if _spec.get("start_method"):
         multiprocessing.set_start_method(_spec["start_method"], force=True)
-    threading.Thread(target=_watchdog, args=(_spec["deadline"],), daemon=True,
-                     name="grader-watchdog").start()
+    set_deadline(_spec["deadline"])
+    threading.Thread(target=_watchdog, daemon=True, name="grader-watchdog").start()
 
     from grader.inside import scenarios
 
@@ -296,35 +342,67 @@ def _wipe(folder: str) -> None:
                 pass
 
 
-def _wait_check(pid: int, limit: float) -> tuple[int | None, bool]:
-    """Wait for the check process up to ``limit`` seconds; (wait status, killed)."""
+def _kill_check(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = "",
+                out_dir: str = "") -> tuple[int | None, bool, bool]:
+    """Wait for the check process up to ``limit`` seconds; (wait status, killed,
+    abandoned). Meanwhile ``requests`` (the server's stdin) may say ``{"abandon": id}``:
+    the grader no longer needs the check's later calls. Its next call is then not made
+    (:func:`abandoned`); if one is under way already (the check wrote its progress), the
+    check is killed."""
     import select
 
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
         fd = None
+    watch = [fd] if fd is not None else []
+    if requests is not None:
+        watch.append(requests)
+    gave_up = False
     end = time.monotonic() + limit
     try:
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
-                return status, False
+                return status, False, gave_up
             left = end - time.monotonic()
             if left <= 0:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                return os.waitpid(pid, 0)[1], True
-            if fd is not None:
-                select.select([fd], [], [], left)
-            else:
+                _kill_check(pid)
+                return os.waitpid(pid, 0)[1], True, gave_up
+            ready = select.select(watch, [], [], left if fd is not None else
+                                  min(left, 0.005))[0] if watch else []
+            if not watch:
                 time.sleep(min(left, 0.005))
+            if requests is not None and requests in ready:
+                line = requests.readline()
+                if not line:  # the grader is gone: the check is not needed either
+                    watch.remove(requests)
+                    requests = None
+                    _kill_check(pid)
+                    continue
+                try:
+                    wanted = json.loads(line).get("abandon") == check_id
+                except (ValueError, AttributeError):
+                    wanted = False
+                if wanted and not gave_up:
+                    gave_up = True
+                    with open(os.path.join(out_dir, ABANDON), "w"):
+                        pass
+                    # (After the flag: a check that wrote its progress before looking
+                    # for the flag is in a later call now.)
+                    if os.path.exists(os.path.join(out_dir, "result.json")):
+                        _kill_check(pid)
     finally:
         if fd is not None:
             os.close(fd)
@@ -426,11 +504,17 @@ def serve(session_path: str) -> None:
     for line in reader:
         try:
             request = json.loads(line)
+            if "abandon" in request:  # (for a check that ended before it came)
+                continue
             spec = request["spec"]
         except (ValueError, KeyError, TypeError):
             break
         out_dir = os.path.dirname(spec["result_path"])
         os.makedirs(out_dir, exist_ok=True)
+        given_up = request.get("abandoned") is True  # (before it began: its first call only)
+        if given_up:
+            with open(os.path.join(out_dir, ABANDON), "w"):
+                pass
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         out_fd = os.open(os.path.join(out_dir, "stdout"), flags, 0o600)
         err_fd = os.open(os.path.join(out_dir, "stderr"), flags, 0o600)
@@ -451,10 +535,12 @@ def serve(session_path: str) -> None:
                 os._exit(70)
         os.close(out_fd)
         os.close(err_fd)
-        status, killed = _wait_check(pid, spec["deadline"] + SESSION_GRACE)
+        status, killed, gave_up = _wait_check(pid, spec["deadline"] + SESSION_GRACE,
+                                              reader, request["id"], out_dir)
         clean = _kill_the_rest() and _remove_ipc()
         answer = collect(out_dir)
         answer.update({"id": request["id"], "killed": killed,
+                       "abandoned": gave_up or given_up,
                        "exit": os.waitstatus_to_exitcode(status)})
         for folder in session.get("wipe", []):
             _wipe(folder)

@@ -15,7 +15,8 @@ import threading
 import time
 
 from grader.inside import probes
-from grader.inside.runner import import_student, plain, set_phase
+from grader.inside.runner import (abandoned, import_student, plain, set_deadline,
+                                  set_phase, write_progress)
 
 TYPE_CHECKING = False  # (importing typing costs every sandbox ~3 ms)
 if TYPE_CHECKING:
@@ -35,34 +36,67 @@ def _alive(pid: int) -> bool:
 # --- process_fanout ---------------------------------------------------------------------
 
 def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
-    """Call ``fan_out(n, length)`` with the grader's probe standing in for ``rand_string``."""
-    params = spec["params"]
+    """Call ``fan_out(n, length)`` once per entry of ``params["calls"]``, in this process,
+    with the grader's probe standing in for ``rand_string``.
+
+    Each call has a ``label`` and its own deadline (the watchdog's time starts again), may
+    hold its children at a barrier, and fills ``data["calls"][label]``: present once the
+    call has begun, with ``done`` once it is over. A second call under ``spawn`` or
+    ``forkserver`` reuses the forkserver and the resource tracker the first one started
+    (two fresh interpreters fewer than a check of its own). The probes' records carry the
+    label of the call that was current when ``rand_string`` began.
+    """
+    calls = spec["params"]["calls"]
+    set_deadline(calls[0]["deadline"])
     module = import_student()
     probes.install_rand_string(module)
-    n, length = params["n"], params["length"]
-    set_phase(f"calling fan_out({n}, {length})")
-    started = time.monotonic()
-    value = module.fan_out(n, length)
-    data["elapsed"] = time.monotonic() - started
-    set_phase("checking the processes after fan_out returned")
-    # Process.join() removes a child from this set; anything left was never waited for.
-    unjoined = [p for p in list(multiprocessing.process._children)]
-    data["unjoined"] = len(unjoined)
-    records = probes.read_records(spec["probe_dir"], "rand_string")
-    own = os.getpid()
-    data["alive_after"] = sorted({r["pid"] for r in records
-                                  if r["pid"] != own and _alive(r["pid"])})
-    if params.get("summarize"):
-        # Large strings: send digests, not megabytes.
-        if type(value) is list:
-            data["value"] = {"__type__": "list", "summary": [probes._digest(v) | {
-                "alphabet_ok": type(v) is str and v.isascii() and v.isalnum()} for v in value]}
+    plan_path = os.path.join(spec["probe_dir"], probes.FANOUT_CALL)
+    data["calls"] = {}
+    for number, call in enumerate(calls):
+        label, n, length = call["label"], call["n"], call["length"]
+        if number:
+            # The result so far, then whether the grader still wants this call (the
+            # session server kills a check that has written its progress when it no
+            # longer does: in that order, neither misses the other).
+            set_phase(f"calling fan_out({n}, {length})")
+            write_progress()
+            if abandoned():
+                return
+            set_deadline(call["deadline"])
+        out: dict[str, Any] = {}
+        data["calls"][label] = out
+        tmp = plan_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"call": label, "barrier": call.get("barrier"),
+                       "barrier_timeout": call.get("barrier_timeout")}, f)
+        os.replace(tmp, plan_path)
+        before = set(multiprocessing.process._children)
+        set_phase(f"calling fan_out({n}, {length})")
+        started = time.monotonic()
+        value = module.fan_out(n, length)
+        out["elapsed"] = time.monotonic() - started
+        set_phase(f"checking the processes after fan_out({n}, {length}) returned")
+        # Process.join() removes a child from this set; anything new in it was never
+        # waited for.
+        out["unjoined"] = len(set(multiprocessing.process._children) - before)
+        records = [r for r in probes.read_records(spec["probe_dir"], "rand_string")
+                   if r.get("call") == label]
+        own = os.getpid()
+        out["alive_after"] = sorted({r["pid"] for r in records
+                                     if r["pid"] != own and _alive(r["pid"])})
+        if call.get("summarize"):
+            # Large strings: send digests, not megabytes.
+            if type(value) is list:
+                out["value"] = {"__type__": "list", "summary": [probes._digest(v) | {
+                    "alphabet_ok": type(v) is str and v.isascii() and v.isalnum()}
+                    for v in value]}
+            else:
+                out["value"] = plain(value)
         else:
-            data["value"] = plain(value)
-    else:
-        data["value"] = plain(value)
-        if type(value) is list:
-            data["digests"] = [probes._digest(v) for v in value]
+            out["value"] = plain(value)
+            if type(value) is list:
+                out["digests"] = [probes._digest(v) for v in value]
+        out["done"] = True
 
 
 # --- pool_variants ----------------------------------------------------------------------

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from grader import pool, sandbox
-from grader.judge import START_METHODS, note_runs
+from grader.judge import START_METHODS, call_of, note_runs
 
 
 @pytest.fixture(scope="session")
@@ -27,38 +28,79 @@ def submission(request: pytest.FixtureRequest) -> Path:
     return Path(value).resolve()
 
 
-def _earlier(key: str, scenarios: dict) -> list[str]:
-    """The runs of the same scenario under the earlier start methods (``name/fork`` for
-    ``name/spawn``; both for ``name/forkserver``)."""
-    name, _, method = key.partition("/")
-    if method not in START_METHODS:
+def _method(key: str) -> int | None:
+    """The rank of a suite key's start method ("name/method"), None if it has none."""
+    method = key.partition("/")[2]
+    return START_METHODS.index(method) if method in START_METHODS else None
+
+
+def _labels(key: str, scenarios: dict) -> list[str]:
+    """What a scenario's run judges, in order: the labels of its calls (a scenario that
+    calls the student's code several times, see :func:`grader.judge.call_of`), else its
+    name."""
+    calls = (scenarios[key].get("params") or {}).get("calls")
+    if isinstance(calls, list) and calls:
+        return [c.get("label") for c in calls]
+    return [key.partition("/")[0]]
+
+
+def _part(run, key: str, label: str, scenarios: dict):
+    return run if _labels(key, scenarios) == [label] else call_of(run, label)
+
+
+def stops(scenarios: dict, key: str, run, failed: dict, done) -> list[tuple[str, str]]:
+    """What ``run`` (of ``key``) stops among the runs under later start methods that are not
+    ``done``: ``(other, "cancel")`` when every call of ``other`` has now failed under an
+    earlier method, ``(other, "abandon")`` when every call after its first has. ``failed``
+    (key -> labels failed under earlier methods) is updated."""
+    rank = _method(key)
+    if rank is None:
         return []
-    return [f"{name}/{m}" for m in START_METHODS[:START_METHODS.index(method)]
-            if f"{name}/{m}" in scenarios]
+    lost = set()
+    for label in _labels(key, scenarios):
+        part = _part(run, key, label, scenarios)
+        if part.status != "skipped" and not part.finished:
+            lost.add(label)
+    out = []
+    for other in scenarios:
+        later, labels = _method(other), _labels(other, scenarios)
+        if other in done or later is None or later <= rank or not lost & set(labels):
+            continue
+        failed[other] = failed.get(other, set()) | (lost & set(labels))
+        if failed[other] >= set(labels):
+            out.append((other, "cancel"))
+        elif len(labels) > 1 and failed[other] >= set(labels[1:]):
+            out.append((other, "abandon"))
+    return out
 
 
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     """Run the suite's scenarios; ``key -> Run``.
 
-    A run of a scenario under a later start method counts only if the scenario finished
-    under the earlier ones (:func:`grader.judge.judged`, :func:`grader.judge.check_portable`).
-    So earlier methods are queued first, all runs go ahead in parallel, and when a run does
-    not finish, the later runs of its scenario are cancelled (killed if they are running,
-    never started if not; status ``"skipped"``). A submission that hangs everywhere costs
-    about one check's time limit instead of three, a correct one loses no parallelism, and
-    whether a later run was cancelled changes no verdict and no explanation.
+    A run of a scenario under a later start method counts only if the scenario (each call
+    of it) finished under the earlier ones (:func:`grader.judge.judged`,
+    :func:`grader.judge.check_portable`). So earlier methods are queued first, all runs go
+    ahead in parallel, and when a run does not finish, what of the later runs can no
+    longer count is stopped: a later run whose every call has failed under an earlier
+    method is cancelled (killed if it is running, never started if not; status
+    ``"skipped"``), and one whose calls after the first all have is abandoned (it makes
+    no further call: :meth:`grader.sandbox.Cancel.abandon`). A submission that hangs
+    everywhere costs about one check's time limit instead of three, a correct one loses
+    no parallelism, and whether a later run was stopped changes no verdict and no
+    explanation.
     """
     module = request.module.MODULE
     scenarios = request.module.SCENARIOS
     parallel = min(int(os.environ.get("KIT_SANDBOXES", "6")), len(scenarios))
-    order = sorted(scenarios, key=lambda k: len(_earlier(k, scenarios)))
+    order = sorted(scenarios, key=lambda k: _method(k) or 0)
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for key in order:
         todo.put(key)
     done: dict = {}
     cancels = {key: sandbox.Cancel() for key in scenarios}
-    later = {key: [k for k in scenarios if key in _earlier(k, scenarios)] for key in scenarios}
+    failed: dict = {}  # key -> labels that failed under earlier start methods
+    lock = threading.Lock()
 
     def serve() -> None:
         # Under a grading command, the class's pool of warm sandboxes (grader.pool);
@@ -73,9 +115,9 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
                     return
                 run = session.run(**scenarios[key], cancel=cancels[key])
                 done[key] = run
-                if not run.finished:
-                    for other in later[key]:
-                        cancels[other].cancel()
+                with lock:
+                    for other, how in stops(scenarios, key, run, failed, done):
+                        getattr(cancels[other], how)()
 
     with ThreadPoolExecutor(max_workers=parallel) as slots:
         for future in [slots.submit(serve) for _ in range(parallel)]:
