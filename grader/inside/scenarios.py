@@ -42,9 +42,10 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
     Each call has a ``label`` and its own deadline (the watchdog's time starts again), may
     hold its children at a barrier, and fills ``data["calls"][label]``: present once the
     call has begun, with ``done`` once it is over. A second call under ``spawn`` or
-    ``forkserver`` reuses the forkserver and the resource tracker the first one started
-    (two fresh interpreters fewer than a check of its own). The probes' records carry the
-    label of the call that was current when ``rand_string`` began.
+    ``forkserver`` reuses the resource tracker (and forkserver) the first one started: one
+    or two fresh interpreters fewer than a check of its own. The probes' records carry the
+    label of the call that was current when ``rand_string`` began. The grader may abandon
+    the calls after the first (:func:`runner.abandoned`).
     """
     calls = spec["params"]["calls"]
     set_deadline(calls[0]["deadline"])

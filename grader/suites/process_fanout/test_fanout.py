@@ -51,14 +51,16 @@ def _scenario(method: str, *labels: str) -> dict:
                 deadline=sum(c["deadline"] for c in calls))
 
 
-# Under fork, each call is a check of its own: the large check's verdict is fork's, and the
-# other start methods count only where fork's run finished (judged, check_portable).
-# Under spawn and forkserver the large strings follow the basic call in the same check:
-# one forkserver and one resource tracker serve both (two fresh interpreters fewer, about
-# a tenth of a student's grading CPU). If the basic call does not return, the large one
-# is not made there: portability is lost either way.
-SCENARIOS = {"basic/fork": _scenario("fork", "basic"), "large/fork": _scenario("fork", "large")}
-for _m in START_METHODS[1:]:
+# Under the default method (fork), each call is a check of its own: the large check's
+# verdict is fork's, and the other methods count only where fork's run finished (judged,
+# check_portable). Under spawn and forkserver the large strings follow the basic call in
+# the same check: one resource tracker (and forkserver) serves both, three fresh
+# interpreters fewer per student, about a sixth of a student's grading CPU. If the basic
+# call does not return, the large one is not made there: portability is lost either way.
+_first, *_others = START_METHODS
+SCENARIOS = {f"basic/{_first}": _scenario(_first, "basic"),
+             f"large/{_first}": _scenario(_first, "large")}
+for _m in _others:
     SCENARIOS[f"basic/{_m}"] = _scenario(_m, "basic", "large")
 
 
