@@ -54,6 +54,7 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
     student = student or submission.name
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
+        sandbox.own_scratch(tmp)
         results = Path(tmp) / "checks.json"
         cmd = [
             sys.executable, "-m", "pytest", str(assignment.suite),
@@ -121,6 +122,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
     # One pytest imported once, forked per student (grader.warm); KIT_WARM=0: a fresh
     # pytest process each.
     home = Path(tempfile.mkdtemp(prefix="kit-warm-"))
+    sandbox.own_scratch(home)
     pytests = None
     try:
         if len(submissions) > 1 and os.environ.get("KIT_WARM", "1") != "0":

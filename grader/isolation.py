@@ -132,6 +132,7 @@ def wait(proc: subprocess.Popen, timeout: float) -> int:
 def trial(iso: Isolation) -> bool:
     """Launch confine with ``iso`` on ``true``-like work; True if the runner ran."""
     scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
+    own_scratch(scratch)
     slot = None
     cg = None
     try:
@@ -166,6 +167,7 @@ def trial(iso: Isolation) -> bool:
 def _detect() -> Isolation:
     if sys.platform != "linux":
         return Isolation(missing=("Linux",))
+    sweep_stale_scratch()
     if os.geteuid() != 0:
         missing = ("root (uid separation, namespaces, cgroups)",)
         if trial(Isolation(subreaper=True)):
@@ -384,6 +386,49 @@ def sweep_stale_cgroups(root: Path | None = None, older_than: float = STALE_AFTE
                 removed += 1
             except OSError:
                 continue
+    return removed
+
+
+SCRATCH_OWNER = ".kit-owner"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot), None if there is none."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def own_scratch(folder: str | Path) -> None:
+    """Mark a ``kit-*`` scratch folder as this process's, for :func:`sweep_stale_scratch`."""
+    (Path(folder) / SCRATCH_OWNER).write_text(f"{os.getpid()} {_started(os.getpid())}")
+
+
+def sweep_stale_scratch(base: Path | None = None, older_than: float = 60.0) -> int:
+    """Remove the ``kit-*`` scratch folders (of sandboxes, pools, students' pytest runs)
+    that a grader killed before it could clean up left in ``base`` (the temp folder).
+
+    Only folders whose owner (:func:`own_scratch`: pid and start time, so a reused pid is
+    told apart) is gone, and unchanged for ``older_than`` seconds; a folder without an
+    owner is left alone. Returns how many went.
+    """
+    base = Path(base or tempfile.gettempdir())
+    removed, now = 0, time.time()
+    try:
+        entries = [p for p in base.glob("kit-*") if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return 0
+    for path in entries:
+        try:
+            pid, started = (path / SCRATCH_OWNER).read_text().split()
+            if _started(int(pid)) == started or now - path.stat().st_mtime < older_than:
+                continue
+        except (OSError, ValueError):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += not path.exists()
     return removed
 
 

@@ -60,6 +60,7 @@ class Pool:
         self.launched = 0  # sandboxes started (what the pool saves: checks - launched)
         self.checks = 0
         self.folder = tempfile.mkdtemp(prefix="kit-pool-")  # mode 0700
+        sandbox.own_scratch(self.folder)
         self.path = os.path.join(self.folder, "pool.sock")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.path)

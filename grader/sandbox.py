@@ -50,6 +50,7 @@ from grader.isolation import (
     build_plan,
     confine_command,
     detect,
+    own_scratch,
     wait,
 )
 
@@ -226,6 +227,7 @@ class _Jail:
         self.iso = isolation()
         precompile()
         self.scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
+        own_scratch(self.scratch)
         os.chmod(self.scratch, 0o711)
         self.slot = self.cgroup = None
         try:

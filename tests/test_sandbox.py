@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -486,3 +487,30 @@ def test_a_call_that_never_began_is_skipped():
     broken = sandbox.Run("fanout", "spawn", "ok", "importing fanout.py", params=params,
                          error={"type": "SyntaxError", "message": "x"})
     assert call_of(broken, "basic").error and call_of(broken, "large").status == "skipped"
+
+
+@pytest.mark.timeout(60)
+def test_scratch_of_a_killed_grader_is_swept_and_live_ones_kept(tmp_path):
+    """A grader killed before it cleaned up leaves its kit-* scratch folders; the next
+    grader's start removes those whose owner is gone (pid and start time), never one of
+    a live process, nor one without an owner, nor a fresh one."""
+    code = ("import sys, tempfile, time; from grader import isolation; "
+            "d = tempfile.mkdtemp(prefix='kit-sandbox-', dir=sys.argv[1]); "
+            "isolation.own_scratch(d); print(d, flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    dead = Path(proc.stdout.readline().strip())
+    (dead / "out").mkdir()
+    (dead / "out" / "result.json").write_text("{}")
+    proc.kill()
+    proc.wait()
+    live = Path(tempfile.mkdtemp(prefix="kit-pool-", dir=tmp_path))
+    isolation.own_scratch(live)
+    unowned = Path(tempfile.mkdtemp(prefix="kit-grade-", dir=tmp_path))
+    for folder in (dead, live, unowned):
+        os.utime(folder, (1, 1))  # as if made long ago
+    assert isolation.sweep_stale_scratch(tmp_path) == 1
+    assert not dead.exists() and live.exists() and unowned.exists()
+    fresh = Path(tempfile.mkdtemp(prefix="kit-warm-", dir=tmp_path))
+    (fresh / isolation.SCRATCH_OWNER).write_text(f"{proc.pid} 1")  # a gone owner
+    assert isolation.sweep_stale_scratch(tmp_path) == 0 and fresh.exists()
