@@ -43,6 +43,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader.confine import stat_fields
+
 CONFINE = Path(__file__).resolve().parent / "confine.py"
 NAMESPACES = ("mount", "pid", "net", "ipc", "uts")
 UID_BASE = 3_100_000
@@ -394,11 +396,8 @@ SCRATCH_OWNER = ".kit-owner"
 
 def _started(pid: int) -> str | None:
     """When process ``pid`` started (clock ticks since boot), None if there is none."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    fields = stat_fields("/proc", pid)  # (from the state on: field 22 is the 20th)
+    return fields[19] if fields and len(fields) > 19 else None
 
 
 def own_scratch(folder: str | Path) -> None:

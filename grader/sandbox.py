@@ -556,11 +556,8 @@ class Session:
         oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
         started = time.monotonic()
         try:
-            request = {"id": cid, "spec": spec,
-                       "abandoned": cancel is not None and cancel.abandoned}
-            with self.requests_lock:
-                jail.proc.stdin.write((json.dumps(request) + "\n").encode())
-                jail.proc.stdin.flush()
+            self._tell(jail, {"id": cid, "spec": spec,
+                              "abandoned": cancel is not None and cancel.abandoned})
             if cancel is not None:
                 # (After the request, which an abandon must follow. A kill ends the whole
                 # session: the next check starts a new one.)
@@ -586,16 +583,21 @@ class Session:
                          exit_code if isinstance(exit_code, int) else None, elapsed,
                          entry["pid"] if entry else None, entries, oom)
 
+    def _tell(self, jail: _Jail, message: dict[str, Any]) -> None:
+        """One JSON line to the server's stdin (checks come from the thread that runs them,
+        abandons from another)."""
+        assert jail.proc is not None and jail.proc.stdin is not None
+        with self.requests_lock:
+            jail.proc.stdin.write((json.dumps(message) + "\n").encode())
+            jail.proc.stdin.flush()
+
     def _abandon(self, jail: _Jail, cid: str) -> None:
         """Tell the server that check ``cid`` is not needed any further (see
-        :func:`runner._wait_check`); from the thread that abandons."""
-        with self.requests_lock:
-            try:
-                assert jail.proc is not None and jail.proc.stdin is not None
-                jail.proc.stdin.write((json.dumps({"abandon": cid}) + "\n").encode())
-                jail.proc.stdin.flush()
-            except (OSError, ValueError, AssertionError):
-                pass  # (the session is ending: so is the check)
+        :func:`runner._wait_check`)."""
+        try:
+            self._tell(jail, {"abandon": cid})
+        except (OSError, ValueError):
+            pass  # (the session is ending: so is the check)
 
     def _answer(self, timeout: float) -> dict[str, Any] | None:
         """The server's next JSON line, or None if it does not come in time, the server

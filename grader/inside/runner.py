@@ -56,10 +56,7 @@ def write_result() -> None:
         _written = True
         if isinstance(_result.get("span"), list):
             _result["span"][1] = time.monotonic()
-        tmp = _spec["result_path"] + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(_result, f, default=repr)
-        os.replace(tmp, _spec["result_path"])
+        _dump()
 
 
 def write_progress() -> None:
@@ -67,15 +64,23 @@ def write_progress() -> None:
     stopped from outside between two calls of the student's code still reports the calls
     that were over)."""
     with _write_lock:
-        if _written:
-            return
-        tmp = _spec["result_path"] + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(_result, f, default=repr)
-        os.replace(tmp, _spec["result_path"])
+        if not _written:
+            _dump()
+
+
+def _dump() -> None:
+    tmp = _spec["result_path"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(_result, f, default=repr)
+    os.replace(tmp, _spec["result_path"])
 
 
 ABANDON = "abandon"
+
+
+def _flag_abandoned(out_dir: str) -> None:
+    with open(os.path.join(out_dir, ABANDON), "w"):
+        pass
 
 
 def abandoned() -> bool:
@@ -380,10 +385,12 @@ def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = ""
             if left <= 0:
                 _kill_check(pid)
                 return os.waitpid(pid, 0)[1], True, gave_up
-            ready = select.select(watch, [], [], left if fd is not None else
-                                  min(left, 0.005))[0] if watch else []
-            if not watch:
+            if watch:  # (without a pidfd, the child's end is polled)
+                ready = select.select(watch, [], [], left if fd is not None else
+                                      min(left, 0.005))[0]
+            else:
                 time.sleep(min(left, 0.005))
+                ready = []
             if requests is not None and requests in ready:
                 line = requests.readline()
                 if not line:  # the grader is gone: the check is not needed either
@@ -397,8 +404,7 @@ def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = ""
                     wanted = False
                 if wanted and not gave_up:
                     gave_up = True
-                    with open(os.path.join(out_dir, ABANDON), "w"):
-                        pass
+                    _flag_abandoned(out_dir)
                     # (After the flag: a check that wrote its progress before looking
                     # for the flag is in a later call now.)
                     if os.path.exists(os.path.join(out_dir, "result.json")):
@@ -513,8 +519,7 @@ def serve(session_path: str) -> None:
         os.makedirs(out_dir, exist_ok=True)
         given_up = request.get("abandoned") is True  # (before it began: its first call only)
         if given_up:
-            with open(os.path.join(out_dir, ABANDON), "w"):
-                pass
+            _flag_abandoned(out_dir)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         out_fd = os.open(os.path.join(out_dir, "stdout"), flags, 0o600)
         err_fd = os.open(os.path.join(out_dir, "stderr"), flags, 0o600)

@@ -55,11 +55,11 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
     data["calls"] = {}
     for number, call in enumerate(calls):
         label, n, length = call["label"], call["n"], call["length"]
+        set_phase(f"calling fan_out({n}, {length})")
         if number:
             # The result so far, then whether the grader still wants this call (the
             # session server kills a check that has written its progress when it no
             # longer does: in that order, neither misses the other).
-            set_phase(f"calling fan_out({n}, {length})")
             write_progress()
             if abandoned():
                 return
@@ -72,7 +72,6 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
                        "barrier_timeout": call.get("barrier_timeout")}, f)
         os.replace(tmp, plan_path)
         before = set(multiprocessing.process._children)
-        set_phase(f"calling fan_out({n}, {length})")
         started = time.monotonic()
         value = module.fan_out(n, length)
         out["elapsed"] = time.monotonic() - started
