@@ -110,8 +110,11 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
     # Every process of this run carries the token in its environment, so that whatever a
     # submission left behind can be found and killed (a caller may choose the token).
     run_token = os.environ.get("KIT_RUN_TOKEN") or uuid.uuid4().hex
+    warning = weak_sandbox_warning()
     header = (f"{assignment.name}: graded by the concurrency kit; student code ran in "
               f"sandbox processes ({_isolation_words()}).")
+    if warning:
+        header = f"{warning}\n{header}"
     results: list[report.StudentResult] = []
     total = len(submissions)
     # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
@@ -153,7 +156,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
         sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
         shutil.rmtree(home, ignore_errors=True)
     report.write_csv(out, results)
-    report.write_summary(out, assignment.name, results)
+    report.write_summary(out, assignment.name, results, warning)
     return results
 
 
@@ -259,6 +262,33 @@ def _isolation_words() -> str:
     return sandbox.isolation().summary()
 
 
+def weak_sandbox_warning() -> str:
+    """Empty under the full sandbox; else the warning every report of a grading carries
+    (the instructor chose to grade anyway: ``--allow-weak-sandbox``)."""
+    weakness = sandbox.isolation().weakness()
+    return f"WARNING: graded with a weak sandbox: {weakness}" if weakness else ""
+
+
+def require_sandbox(allow_weak: bool) -> None:
+    """Refuse to grade (exit 2) unless the full sandbox is in force or the instructor
+    explicitly accepts less; say what is missing, why, and what to do."""
+    iso = sandbox.isolation()
+    if iso.full:
+        return
+    if allow_weak:
+        print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
+              f"report says so)", file=sys.stderr)
+        return
+    print(f"python -m grader: error: refusing to grade: the sandbox here cannot keep "
+          f"student code apart, so a grade could not be trusted.\n"
+          f"  in force: {iso.summary()}\n"
+          f"  what that allows: {iso.weakness()}\n"
+          f"  what to do: {iso.advice()}\n"
+          f"  `python -m grader doctor` shows every feature; --allow-weak-sandbox grades "
+          f"anyway, with a warning in every report.", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _submissions(paths: list[str]) -> list[Path]:
     out = []
     for p in paths:
@@ -317,8 +347,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         folders, students = _class_submissions(args.klass), None
     else:
         folders, students = _submissions(args.submissions), None
+    require_sandbox(args.allow_weak_sandbox)
     results = grade(assignment, folders, Path(args.out), args.jobs, args.quiet, students)
-    print(report.table(assignment.name, results))
+    print(report.table(assignment.name, results, weak_sandbox_warning()))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and one results.json per student")
     return 2 if any(r.kit_errors for r in results) else 0
 
@@ -326,11 +357,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
 def cmd_example(args: argparse.Namespace) -> int:
     out = Path(args.out)
     broken = False
+    require_sandbox(args.allow_weak_sandbox)
     for name, assignment in ASSIGNMENTS.items():
         folder = EXAMPLES / name
         subs = sorted(p for p in folder.iterdir() if p.is_dir())
         results = grade(assignment, subs, out / name, args.jobs, args.quiet)
-        print(report.table(name, results))
+        print(report.table(name, results, weak_sandbox_warning()))
         print()
         broken |= any(r.kit_errors for r in results)
     print(f"reports written under {out}/<assignment>/")
@@ -344,14 +376,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def doctor_report(iso) -> str:
+    from grader import confine
     from grader import isolation as I
 
     def line(ok: bool, what: str, why: str) -> str:
         return f"  [{'x' if ok else ' '}] {what:28} {why}"
 
     rows = [
-        line(iso.uid, "own uid per sandbox",
-             "students cannot signal or read the grader; RLIMIT_NPROC bounds their processes"),
+        line(iso.separated, "apart from the grader",
+             ("own uid per sandbox (root)" if iso.uid else "own user namespace (rootless)"
+              if iso.userns else "own uid (root) or own user namespace (rootless)")
+             + ": students cannot signal or trace the grader; RLIMIT_NPROC bounds their "
+               "processes"),
         line("pid" in iso.namespaces, "PID namespace",
              "the kernel kills everything a sandbox left when its init ends"),
         line("mount" in iso.namespaces and iso.root, "private root file system",
@@ -367,16 +403,27 @@ def doctor_report(iso) -> str:
         line(iso.cgroup is not None and iso.cgroup_limits,
              f"cgroup limits ({iso.cgroup or 'none'})",
              f"per sandbox: {I.TASKS_MAX} tasks, {I.MEMORY_MAX // 2**30} GiB memory, "
-             "fair CPU share"),
+             "fair CPU share" + ("" if iso.cgroup or not iso.userns else
+                                 f" (rootless without a delegated cgroup: RLIMIT_NPROC "
+                                 f"{I.TASKS_MAX} in the sandbox's user namespace, and init "
+                                 f"stops the sandbox when its processes' resident memory "
+                                 f"passes {I.MEMORY_MAX // 2**30} GiB)")),
+        line(iso.sessions, "init's watch",
+             f"every {int(confine.Watch.PERIOD * 1000)} ms: more than {I.PROCESS_MAX} "
+             f"processes at once (a fork bomb) stops them all"),
     ]
     limits = ", ".join(f"{k.removeprefix('RLIMIT_')} {v}" for k, v in
                        sandbox.DEFAULT_LIMITS.items())
     text = [iso.summary(), "", *rows, "", f"  rlimits in every sandbox: {limits}",
             f"  wall limit per check: the check's deadline + {sandbox.GRACE:g} s"]
     if iso.missing:
-        text += ["", "missing: " + "; ".join(iso.missing),
-                 "to get them: run the grader as root on Linux (not in a container without "
-                 "CAP_SYS_ADMIN), with cgroups mounted writable under /sys/fs/cgroup."]
+        text += ["", "missing:"]
+        text += [f"  - {m}" + (f": {iso.causes[m]}" if iso.causes.get(m) else "")
+                 for m in iso.missing]
+        text += ["", f"to get them: {iso.advice()}"]
+    if not iso.full:
+        text += ["", "`grade` refuses to run here; --allow-weak-sandbox grades anyway, with a "
+                     "warning in every report."]
     else:
         text += ["", "everything the kit can use is in force."]
     return "\n".join(text)
@@ -402,7 +449,7 @@ def cmd_nbgrader_init(args: argparse.Namespace) -> int:
 def cmd_export_gradescope(args: argparse.Namespace) -> int:
     from grader import export
 
-    names = export.gradescope(args.assignment, Path(args.output))
+    names = export.gradescope(args.assignment, Path(args.output), args.allow_weak_sandbox)
     print(f"wrote {args.output}: setup.sh, run_autograder and the kit ({len(names) - 2} "
           f"files, hidden suites included) for {args.assignment}; students submit "
           f"{ASSIGNMENTS[args.assignment].filename}")
@@ -455,6 +502,15 @@ def _jobs(text: str) -> int | str:
     return value
 
 
+def _weak_sandbox_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-weak-sandbox", action="store_true",
+        help="grade even where the full sandbox (own uid or user namespace, every "
+             "namespace, a private root) cannot be had; without it the command refuses "
+             "(exit 2) and says why. The score table, summary and every results.json then "
+             "carry a warning naming what student code could do")
+
+
 def _assignment_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", choices=sorted(ASSIGNMENTS), metavar="ASSIGNMENT",
                         help="one of: " + ", ".join(sorted(ASSIGNMENTS)))
@@ -501,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"sleeps and barriers, deadlocked submissions), at most "
                         f"{Admission.MOST_PER_CORE * cores}")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _weak_sandbox_argument(g)
     g.set_defaults(func=cmd_grade)
 
     e = sub.add_parser(
@@ -512,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--jobs", type=_jobs, default="auto", metavar="N|auto",
                    help="students graded at once (default: auto, as for grade)")
     e.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _weak_sandbox_argument(e)
     e.set_defaults(func=cmd_example)
 
     d = sub.add_parser(
@@ -562,6 +620,11 @@ def build_parser() -> argparse.ArgumentParser:
     _assignment_argument(gs)
     gs.add_argument("-o", "--output", default="autograder.zip", metavar="ZIP",
                     help="where to write the bundle (default: ./autograder.zip)")
+    gs.add_argument("--allow-weak-sandbox", action="store_true",
+                    help="the bundle grades even where the autograder's container refuses "
+                         "namespaces (Docker's default seccomp profile), with a warning in "
+                         "every results.json; without it the student sees the grader's "
+                         "refusal there (python -m grader doctor in the container says why)")
     gs.set_defaults(func=cmd_export_gradescope)
     gc = exsub.add_parser(
         "classroom", help="a GitHub Classroom autograding workflow",

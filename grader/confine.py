@@ -43,6 +43,7 @@ import sys
 import time
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
@@ -58,8 +59,17 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+# statvfs flags of a mount (os.ST_*) -> the mount flags that keep them
+_KEPT_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+               (os.ST_RDONLY, MS_RDONLY), (os.ST_NOATIME, MS_NOATIME),
+               (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -118,13 +128,29 @@ def _make_target(target: str, is_dir: bool) -> None:
             open(target, "w").close()
 
 
+def _source_flags(source: str) -> int:
+    """The flags of the mount that holds ``source``. In a user namespace a bind mount
+    must keep them (the kernel locks them: EPERM otherwise), so they are carried over."""
+    try:
+        have = os.statvfs(source).f_flag
+    except OSError:
+        return 0
+    flags = 0
+    for st_flag, ms_flag in _KEPT_FLAGS:
+        if have & st_flag:
+            flags |= ms_flag
+    if not flags & (MS_NOATIME | MS_RELATIME):
+        flags |= MS_STRICTATIME
+    return flags
+
+
 def bind(source: str, target: str, writable: bool = False) -> None:
     _make_target(target, os.path.isdir(source))
     mount(source, target, None, MS_BIND | MS_REC)
     flags = MS_BIND | MS_REMOUNT | MS_NOSUID | (0 if writable else MS_RDONLY)
     if not source.startswith("/dev/"):  # device nodes keep working only without nodev
         flags |= MS_NODEV
-    mount(None, target, None, flags)
+    mount(None, target, None, flags | _source_flags(source))
 
 
 def build_root(spec: dict) -> str:
@@ -134,16 +160,18 @@ def build_root(spec: dict) -> str:
     for link in spec.get("symlinks", []):
         if os.path.islink(link):
             os.symlink(os.readlink(link), _inside(root, link))
+    # The private folders first: what is bound below one of them (an interpreter in a
+    # venv under /tmp) is then mounted on top of it, not hidden by it.
+    for dest, options in spec.get("tmpfs", []):
+        target = _inside(root, dest)
+        os.makedirs(target, mode=0o755, exist_ok=True)
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for source, dest in spec.get("ro", []):
         if os.path.exists(source) and not os.path.islink(dest):
             bind(source, _inside(root, dest))
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             bind(f"/dev/{name}", _inside(root, f"/dev/{name}"), writable=True)
-    for dest, options in spec.get("tmpfs", []):
-        target = _inside(root, dest)
-        os.makedirs(target, mode=0o755, exist_ok=True)
-        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
     for dest, text in spec.get("files", {}).items():
         target = _inside(root, dest)
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
@@ -378,9 +406,28 @@ def parent_pid(proc: str, pid: int) -> int | None:
 
 # --- the runner ---------------------------------------------------------------------------
 
+def _own_cpu_share() -> None:
+    """Give init a share of the CPU of its own, so that its watch keeps its pace while a
+    fork bomb spins in thousands of processes: a session of its own (the kernel's
+    autogroups share the CPU fairly between sessions, where no cpu cgroup does; the
+    runner makes a session of its own too), and the highest priority where allowed (as
+    root). Best effort: without either, the watch only reacts later."""
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -20)
+    except OSError:
+        pass
+
+
 def exec_runner(plan: dict, root: str | None) -> None:
     """In the runner child: enter the root, drop privileges, apply limits, exec."""
     try:
+        if "pid" in plan.get("namespaces", []):
+            os.setsid()  # (apart from init's session: see _own_cpu_share)
+            os.setpriority(os.PRIO_PROCESS, 0, 0)  # (not init's priority)
         if root is not None:
             os.chroot(root)
         os.chdir(plan["cwd"])
@@ -421,6 +468,11 @@ def kill_uid(uid: int) -> None:
 def init(plan: dict) -> int:
     """The sandbox's init: build the root, run the runner, reap, enforce the wall limit."""
     root = None
+    # Not dumpable: a student's process of the same uid (without root) cannot trace init
+    # or open what it holds through /proc.
+    prctl(PR_SET_DUMPABLE, 0)
+    if "pid" in plan.get("namespaces", []):
+        _own_cpu_share()
     if plan.get("root"):
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         root = build_root(plan["root"])
@@ -443,6 +495,8 @@ def init(plan: dict) -> int:
     end = time.monotonic() + plan["wall"]
     status = None
     killed = False
+    watch = Watch(plan, _inside(root, "/proc")) if root and plan["root"].get("own_pid_ns") \
+        else Watch({}, "/proc")
     while True:
         try:
             pid, wstatus = os.waitpid(-1, os.WNOHANG)
@@ -461,7 +515,12 @@ def init(plan: dict) -> int:
             _kill_all(plan, runner)
             end = time.monotonic() + 5.0
             continue
-        wait = min(left, 1.0, witness.tick() if witness else 1.0)
+        if watch.exceeded():
+            if plan.get("serves"):  # the server goes on to the next check
+                watch.stop_all(spare=runner)
+            else:
+                _kill_all(plan, runner)  # (the runner's status tells: killed by SIGKILL)
+        wait = min(left, watch.every, witness.tick() if witness else 1.0)
         ready, _, _ = select.select([wake, *(witness.fds() if witness else [])], [], [],
                                     max(wait, 0.0))
         if witness is not None:
@@ -481,6 +540,87 @@ def init(plan: dict) -> int:
         source, dest = plan["copy_out"]
         copy_out(_inside(root, source), dest)
     return code
+
+
+class Watch:
+    """Init's own look at the sandbox, every :attr:`PERIOD` seconds, where it has a PID
+    namespace of its own (its ``/proc`` then lists exactly the sandbox's processes):
+
+    * more than ``plan["process_max"]`` processes (threads not counted): a fork bomb;
+    * where no cgroup bounds the memory (without root), more than ``plan["memory_max"]``
+      bytes resident in all of them together (pages shared by forked processes count once
+      per process: more, never less).
+
+    Either way init kills every process of the sandbox and leaves a mark in the grader's
+    scratch folder (``plan["flags"]``: ``processes-exceeded``, ``memory-exceeded``), so the
+    student is told why. ``RLIMIT_NPROC`` bounds the tasks and ``RLIMIT_AS`` each
+    process's memory in the meantime: between two looks a sandbox can outgrow these bounds
+    only by what it forks or touches in that time."""
+
+    PERIOD = 0.05
+
+    def __init__(self, plan: dict, proc: str):
+        self.processes = plan.get("process_max")
+        self.memory = plan.get("memory_max")
+        self.flags = plan.get("flags")
+        self.proc = proc
+        self.every = self.PERIOD if self.processes or self.memory else 1.0
+        self.page = os.sysconf("SC_PAGE_SIZE")
+
+    def exceeded(self) -> bool:
+        if not (self.processes or self.memory):
+            return False
+        me = str(os.getpid())
+        try:
+            pids = [e for e in os.listdir(self.proc) if e.isdigit() and e != me]
+        except OSError:
+            return False
+        if self.processes and len(pids) > self.processes:
+            return self._flag("processes-exceeded")
+        if not self.memory:
+            return False
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"{self.proc}/{pid}/statm", "rb") as f:
+                    total += int(f.read().split()[1]) * self.page
+            except (OSError, ValueError, IndexError):
+                continue
+        return total > self.memory and self._flag("memory-exceeded")
+
+    def _flag(self, name: str) -> bool:
+        """Count the event in the mark's size (a session's checks tell theirs apart)."""
+        if self.flags:
+            try:
+                fd = os.open(os.path.join(self.flags, name),
+                             os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    os.write(fd, b"x")
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+        return True
+
+    def stop_all(self, spare: int) -> None:
+        """Kill every process of the sandbox but init and ``spare`` (a session's server,
+        which never runs student code), again and again while a fork bomb still forks."""
+        me = os.getpid()
+        for _ in range(200):
+            try:
+                pids = [int(e) for e in os.listdir(self.proc) if e.isdigit()]
+            except OSError:
+                return
+            victims = [p for p in pids if p not in (me, spare)
+                       and (stat_fields(self.proc, p) or ["Z"])[0] != "Z"]
+            if not victims:
+                return
+            for pid in victims:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.001)  # (the dead turn into zombies, which init's loop reaps)
 
 
 def _close_runners_fds(plan: dict) -> None:
@@ -549,6 +689,28 @@ def kill_descendants(limit: float = 10.0) -> bool:
         time.sleep(0.001)
 
 
+def enter_user_namespace(flags: int) -> None:
+    """Without root: a new user namespace that owns the other new namespaces (``flags``).
+
+    This process's own uid and gid are mapped to themselves, the only mapping an ordinary
+    user may write, so inside it stays the instructor's uid, with every capability in the
+    new namespace (to build the root, mount ``/proc``, chroot) and none outside it. The
+    runner loses them all when it executes the interpreter (a non-zero uid keeps no
+    capability across ``execve``): it cannot remount, unmount or trace init, and, being
+    chrooted, cannot make a user namespace of its own. Pid namespace init ignores the
+    signals it has no handler for, so the student's processes cannot kill it either.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    unshare(CLONE_NEWUSER | flags)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
+                       ("gid_map", f"{gid} {gid} 1")):
+        fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
 def join_cgroups(paths: list[str]) -> None:
     for path in paths:
         with open(path, "w") as f:
@@ -563,7 +725,9 @@ def main(plan_path: str) -> int:
         flags = 0
         for name in plan.get("namespaces", []):
             flags |= NAMESPACE_FLAGS[name]
-        if flags:
+        if plan.get("userns"):
+            enter_user_namespace(flags)
+        elif flags:
             unshare(flags)
     except OSError as exc:
         os.write(2, f"sandbox setup failed: {exc}\n".encode())

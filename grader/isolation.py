@@ -55,6 +55,9 @@ ENV = "KIT_ISOLATION"
 # Limits of one sandbox (all its processes together, where cgroups allow).
 TASKS_MAX = 2500  # processes + threads: 2000 threads must start
 MEMORY_MAX = 3 * 1024**3
+# Processes at once (threads not counted): a check needs a dozen at most; more is a fork
+# bomb, which init ends (without a cgroup's CPU share it would starve the machine).
+PROCESS_MAX = 256
 CPU_SHARES = 1024
 
 
@@ -68,6 +71,10 @@ class Isolation:
     cgroup_limits: bool = True  # False: the cgroup can kill, but no controller limits it
     # Without root: the launcher's init is a child subreaper that kills every descendant.
     subreaper: bool = False
+    # Without root: the namespaces belong to a user namespace of the sandbox's own.
+    userns: bool = False
+    # Why each missing feature is missing, as the probe found it (feature -> cause).
+    causes: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def confined(self) -> bool:
@@ -75,10 +82,58 @@ class Isolation:
         return self.uid or bool(self.namespaces) or self.subreaper
 
     @property
+    def separated(self) -> bool:
+        """Whether student code runs apart from the grader: its own uid (root), or its own
+        user namespace (without root)."""
+        return self.uid or self.userns
+
+    @property
+    def full(self) -> bool:
+        """The isolation a grade can be trusted with: separated from the grader, in every
+        namespace, on a private root file system (hidden suites, solutions, other
+        students and reports are not there), bounded in processes and memory."""
+        return self.separated and self.root and set(NAMESPACES) <= set(self.namespaces)
+
+    @property
     def sessions(self) -> bool:
         """Whether one sandbox may serve many checks: ``kill(-1)`` inside it must reach
-        exactly the student's processes (own uid, own PID namespace, own root)."""
-        return self.uid and self.root and "pid" in self.namespaces
+        exactly the student's processes (own uid or user namespace, own PID namespace,
+        own root)."""
+        return self.separated and self.root and "pid" in self.namespaces
+
+    def weakness(self) -> str:
+        """Empty for the full sandbox; else what student code could do here and why (for
+        the refusal, and the warning in every report when an instructor grades anyway)."""
+        if self.full:
+            return ""
+        harms = []
+        if not self.root:
+            harms.append("read the hidden suites, the solutions, other students' files and "
+                         "the reports, and write wherever the grader's user may")
+        if not self.separated:
+            harms.append("signal or trace the grader")
+        if "pid" not in self.namespaces and not self.subreaper:
+            harms.append("leave processes running after grading")
+        if "net" not in self.namespaces:
+            harms.append("use the network")
+        if not harms:
+            harms.append("reach beyond its sandbox")
+        return ("student code could " + "; ".join(harms) + ". Missing: "
+                + "; ".join(f"{m} ({self.causes[m]})" if self.causes.get(m) else m
+                            for m in self.missing or ("namespaces",)) + ".")
+
+    def advice(self) -> str:
+        """What an instructor can do to get the full sandbox here."""
+        if sys.platform != "linux":
+            return "grade on Linux (a VM or a container of your own is fine)."
+        if os.geteuid() != 0:
+            return ("allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0; "
+                    "on Debian's older kernels kernel.unprivileged_userns_clone=1; on Ubuntu "
+                    "23.10+ kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor "
+                    "profile that allows userns for this Python), or run the grader as root.")
+        return ("in a container, give it CAP_SYS_ADMIN and a seccomp profile that allows "
+                "unshare (docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined), "
+                "or grade on a Linux machine or VM as root or an ordinary user.")
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -86,15 +141,17 @@ class Isolation:
     def summary(self) -> str:
         """One line for an instructor (results.json ``output``, ``doctor``)."""
         if not self.confined:
-            return ("sandbox: process group only (run as root on Linux for uid separation, "
-                    "namespaces and cgroups; see `python -m grader doctor`)")
+            return ("sandbox: process group only (no uid or user namespace of its own, no "
+                    "namespaces; see `python -m grader doctor`)")
         if not self.uid and not self.namespaces:
             return ("sandbox: a subreaper init that kills every process a check started "
-                    "(run as root on Linux for uid separation, namespaces and cgroups; see "
-                    "`python -m grader doctor`)")
+                    "(no uid or user namespace of its own, no namespaces; see `python -m "
+                    "grader doctor`)")
         parts = []
         if self.uid:
             parts.append("own uid per sandbox")
+        if self.userns:
+            parts.append("own user namespace (rootless)")
         if self.namespaces:
             parts.append("namespaces: " + ", ".join(self.namespaces))
         if self.root:
@@ -102,6 +159,8 @@ class Isolation:
         if self.cgroup:
             parts.append(f"cgroup {self.cgroup} limits" if self.cgroup_limits else
                          f"cgroup {self.cgroup} (kill only: no pids/memory controller)")
+        elif self.userns:
+            parts.append("limits from rlimits and init's watch")
         text = "sandbox: " + "; ".join(parts)
         if self.missing:
             text += " (missing: " + "; ".join(self.missing) + ")"
@@ -131,8 +190,9 @@ def wait(proc: subprocess.Popen, timeout: float) -> int:
     return proc.wait()
 
 
-def trial(iso: Isolation) -> bool:
-    """Launch confine with ``iso`` on ``true``-like work; True if the runner ran."""
+def trial(iso: Isolation) -> tuple[bool, str]:
+    """Launch confine with ``iso`` on ``pass``-like work in the sandbox's interpreter:
+    (whether the runner ran, why not: the launcher's or the interpreter's own words)."""
     scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
     own_scratch(scratch)
     slot = None
@@ -143,21 +203,27 @@ def trial(iso: Isolation) -> bool:
         if iso.cgroup:
             cg = Cgroup.create(iso.cgroup)
         plan = build_plan(
-            iso, scratch, argv=[sys.executable, "-I", "-S", "-c", "pass"],
+            iso, scratch, argv=[sandbox_python(), "-I", "-S", "-c", "pass"],
             env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
             uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
             extra_ro=[], files={}, tmpfs=[], copy_out=None,
         )
-        proc = subprocess.Popen(confine_command(plan, scratch), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(scratch / "stderr", "wb") as err:
+            proc = subprocess.Popen(confine_command(plan, scratch), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
         try:
-            return wait(proc, 30) == 0
+            code = wait(proc, 30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return False
-    except (OSError, subprocess.SubprocessError):
-        return False
+            return False, "the trial sandbox did not end within 30 s"
+        if code == 0:
+            return True, ""
+        words = (scratch / "stderr").read_bytes()[-2000:].decode(errors="replace")
+        lines = [w.strip() for w in words.splitlines() if w.strip()]
+        return False, (lines[-1] if lines else f"the trial sandbox exited {code}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, str(exc)
     finally:
         if cg is not None:
             cg.destroy()
@@ -168,14 +234,12 @@ def trial(iso: Isolation) -> bool:
 
 def _detect() -> Isolation:
     if sys.platform != "linux":
-        return Isolation(missing=("Linux",))
+        return Isolation(missing=("Linux",), causes={"Linux": f"this is {sys.platform}"})
     sweep_stale_scratch()
     if os.geteuid() != 0:
-        missing = ("root (uid separation, namespaces, cgroups)",)
-        if trial(Isolation(subreaper=True)):
-            return Isolation(subreaper=True, missing=missing)
-        return Isolation(missing=(*missing, "a child subreaper"))
-    missing = []
+        return _detect_rootless()
+    missing: list[str] = []
+    causes: dict[str, str] = {}
     sweep_stale_cgroups()
     cgroup, limits = cgroup_version()
     if cgroup is None:
@@ -185,24 +249,60 @@ def _detect() -> Isolation:
                        f"the grader's cgroup)")
     full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
                      cgroup_limits=limits)
-    if trial(full):
+    ok, why = trial(full)
+    if ok:
         return Isolation(**{**asdict(full), "missing": tuple(missing)})
-    if cgroup and trial(Isolation(uid=True, namespaces=NAMESPACES, root=True)):
-        return Isolation(uid=True, namespaces=NAMESPACES, root=True,
-                         missing=(*missing, "cgroups refused a sandbox"))
-    usable = tuple(ns for ns in NAMESPACES if trial(Isolation(uid=True, namespaces=(ns,))))
-    missing += [f"{ns} namespace" for ns in NAMESPACES if ns not in usable]
-    root = "mount" in usable and trial(Isolation(uid=True, namespaces=("mount",), root=True))
+    causes["full sandbox"] = why
+    if cgroup:
+        ok, why = trial(Isolation(uid=True, namespaces=NAMESPACES, root=True))
+        if ok:
+            return Isolation(uid=True, namespaces=NAMESPACES, root=True,
+                             missing=(*missing, "cgroups refused a sandbox"),
+                             causes={"cgroups refused a sandbox": causes["full sandbox"]})
+    usable = []
+    for ns in NAMESPACES:
+        ok, why = trial(Isolation(uid=True, namespaces=(ns,)))
+        if ok:
+            usable.append(ns)
+        else:
+            missing.append(f"{ns} namespace")
+            causes[f"{ns} namespace"] = why
+    root = False
+    if "mount" in usable:
+        root, why = trial(Isolation(uid=True, namespaces=("mount",), root=True))
     if not root:
         missing.append("private root file system")
-    uid = trial(Isolation(uid=True))
+        causes["private root file system"] = why
+    uid, why = trial(Isolation(uid=True))
     if not uid:
         missing.append("setuid")
+        causes["setuid"] = why
     if not uid and not usable:
-        reaper = trial(Isolation(subreaper=True))
-        return Isolation(subreaper=reaper, missing=(*missing, *(
-            () if reaper else ("a child subreaper",))))
-    return Isolation(uid=uid, namespaces=usable, root=root, missing=tuple(missing))
+        reaper, why = trial(Isolation(subreaper=True))
+        if not reaper:
+            missing.append("a child subreaper")
+            causes["a child subreaper"] = why
+        return Isolation(subreaper=reaper, missing=tuple(missing), causes=causes)
+    return Isolation(uid=uid, namespaces=tuple(usable), root=root, missing=tuple(missing),
+                     causes=causes)
+
+
+def _detect_rootless() -> Isolation:
+    """Without root: a user namespace with every other namespace and a private root, with
+    a cgroup where one is delegated to this user; else the subreaper level."""
+    cgroup, limits = cgroup_version()
+    full = Isolation(userns=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
+                     cgroup_limits=limits)
+    ok, why = trial(full)
+    if ok:
+        return full
+    causes = {"user namespaces": why}
+    missing = ("user namespaces (namespaces and a private root without root)",)
+    reaper, why = trial(Isolation(subreaper=True))
+    if reaper:
+        return Isolation(subreaper=True, missing=missing, causes=causes)
+    return Isolation(missing=(*missing, "a child subreaper"),
+                     causes={**causes, "a child subreaper": why})
 
 
 _detected: Isolation | None = None
@@ -219,6 +319,7 @@ def detect(fresh: bool = False) -> Isolation:
             data = json.loads(cached)
             data["namespaces"] = tuple(data["namespaces"])
             data["missing"] = tuple(data["missing"])
+            data["causes"] = dict(data.get("causes") or {})
             _detected = Isolation(**data)
             return _detected
         except (ValueError, TypeError, KeyError):
@@ -229,18 +330,58 @@ def detect(fresh: bool = False) -> Isolation:
 
 # --- the sandbox's file system -------------------------------------------------------
 
+def sandbox_python() -> str:
+    """The interpreter that sandboxes run (always with ``-I -S``, so no site-packages):
+    the base interpreter of a venv, by its real path. Then the sandbox needs neither the
+    venv nor the symlinks to it, wherever they are."""
+    for candidate in (getattr(sys, "_base_executable", None), sys.executable):
+        if candidate and os.path.isfile(candidate):
+            real = os.path.realpath(candidate)
+            if os.access(real, os.X_OK):
+                return real
+    return os.path.realpath(sys.executable)
+
+
+def _mapped_dirs() -> list[str]:
+    """The folders of the shared libraries this interpreter has loaded (libpython, libssl,
+    ...), as the kernel maps them: an interpreter built with an rpath outside its prefix
+    needs them too."""
+    dirs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) == 6 else ""
+                name = os.path.basename(path)
+                if path.startswith("/") and name.startswith("lib") and ".so" in name:
+                    dirs.add(os.path.dirname(path))
+    except OSError:
+        pass
+    return sorted(dirs)
+
+
 def _python_dirs() -> list[str]:
-    """Folders the interpreter needs: its prefixes and the folder of its executable."""
-    dirs = []
-    for path in (sys.base_prefix, sys.prefix, os.path.dirname(sys.executable),
-                 os.path.dirname(os.path.realpath(sys.executable))):
+    """Folders the sandbox's interpreter needs: its prefix (stdlib, extension modules),
+    the folder of its executable and those of the libraries it loads. Only folders that
+    the system folders do not already hold, and none inside another."""
+    python = sandbox_python()
+    wanted = [sys.base_prefix, os.path.dirname(python), *_mapped_dirs()]
+    if sys.prefix != sys.base_prefix and python.startswith(os.path.realpath(sys.prefix) + "/"):
+        wanted.append(sys.prefix)  # (a venv made with --copies: its python is its own)
+    dirs: list[str] = []
+    for path in wanted:
         path = os.path.realpath(path)
-        if path and not any(path == d or path.startswith(d + "/") for d in dirs):
-            dirs = [d for d in dirs if not d.startswith(path + "/")] + [path]
+        if not path or path == "/" or any(path == d or path.startswith(d + "/")
+                                          for d in (*SYSTEM_DIRS, *dirs)):
+            continue
+        dirs = [d for d in dirs if not d.startswith(path + "/")] + [path]
     return dirs
 
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# Marks left in the scratch folder by init's watch (see grader.confine.Watch).
+MEMORY_FLAG = "memory-exceeded"
+PROCESSES_FLAG = "processes-exceeded"
 
 
 def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
@@ -254,7 +395,15 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
     plan: dict = {"argv": argv, "env": env, "cwd": cwd, "wall": wall, "uid": uid,
                   "cgroups": cgroups, "namespaces": list(iso.namespaces),
                   "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None,
-                  "runner_fds": list(runner_fds)}
+                  "runner_fds": list(runner_fds), "userns": iso.userns}
+    if iso.userns:
+        # No uid of its own: the sandbox's processes are counted in its user namespace.
+        plan["rlimits"] = {"RLIMIT_NPROC": TASKS_MAX, **plan["rlimits"]}
+    if "pid" in iso.namespaces and iso.root:  # (init's Watch: see grader.confine)
+        plan["flags"] = str(scratch)
+        plan["process_max"] = PROCESS_MAX
+        if not (cgroups and iso.cgroup_limits):
+            plan["memory_max"] = MEMORY_MAX
     if iso.root:
         root_dir = scratch / "root"
         root_dir.mkdir()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from grader.isolation import MEMORY_MAX
+from grader.isolation import MEMORY_MAX, PROCESS_MAX
 from grader.sandbox import Run
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
@@ -188,11 +188,17 @@ def describe_stuck(run: Run, module: str) -> str:
     """Explain a run that did not finish: where the main thread (and others) were."""
     prefix = f"[{run.start_method}] " if run.start_method else ""
     call = run.phase.replace("calling ", "", 1)
+    what = "importing " + module + ".py" if run.phase.startswith("importing") else call
+    if run.too_many_processes:
+        return (f"{prefix}your code started more than {PROCESS_MAX} processes at once while "
+                f"{what}, so the sandbox stopped all of them. This exercise needs a handful "
+                f"(one per Process you start, or the Pool's workers): look for os.fork() or "
+                f"Process(...).start() in a loop that never ends, or in code that every new "
+                f"process runs again (a fork bomb).")
     if run.out_of_memory:
-        what = "importing " + module + ".py" if run.phase.startswith("importing") else call
         return (f"{prefix}your processes ran out of memory while {what}: the sandbox gives "
-                f"all of them together {MEMORY_MAX // 2**30} GiB, and the kernel killed one "
-                f"that went over. Look for data that only grows (a list appended to in a "
+                f"all of them together {MEMORY_MAX // 2**30} GiB, and stopped them when they "
+                f"went over. Look for data that only grows (a list appended to in a "
                 f"loop, a string doubled again and again) or a copy of a big object per "
                 f"process.")
     if run.status == "timeout":
@@ -227,7 +233,6 @@ def describe_stuck(run: Run, module: str) -> str:
                 f"(the whole process was killed): look for an endless loop.")
     if run.status == "died":
         code = run.exit_code
-        what = "importing " + module + ".py" if run.phase.startswith("importing") else call
         return (f"{prefix}the Python process ended while {what} (exit code {code}): "
                 f"something called os._exit()/sys.exit() or crashed the interpreter. "
                 f"Your functions must return their results, not end the process.")

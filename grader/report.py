@@ -115,9 +115,10 @@ def write_csv(out_dir: Path, results: list[StudentResult]) -> Path:
     return path
 
 
-def table(assignment: str, results: list[StudentResult]) -> str:
+def table(assignment: str, results: list[StudentResult], warning: str = "") -> str:
     width = max([len("student"), *(len(r.student) for r in results)])
-    lines = [f"{assignment}", f"  {'student':<{width}}  {'score':>7}  lost checks"]
+    lines = [f"{assignment}", *([f"  {warning}"] if warning else []),
+             f"  {'student':<{width}}  {'score':>7}  lost checks"]
     for r in sorted(results, key=lambda r: r.student):
         score = fraction(r.score, r.max_score)
         lost = ", ".join(r.lost()) or "-"
@@ -283,10 +284,11 @@ def _summary(results: list[StudentResult]) -> dict[str, Any]:
             "full": sum(1 for r in graded if r.score == r.max_score)}
 
 
-def summary_md(assignment: str, results: list[StudentResult]) -> str:
+def summary_md(assignment: str, results: list[StudentResult], warning: str = "") -> str:
     s = _summary(results)
     n = len(s["graded"])
     lines = [f"# {assignment}: class summary", "",
+             *([f"**{warning}**", ""] if warning else []),
              f"{n} submissions graded; {s['full']} with full marks; mean "
              f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.", ""]
     if s["errors"]:
@@ -308,11 +310,12 @@ def summary_md(assignment: str, results: list[StudentResult]) -> str:
     return "\n".join(lines)
 
 
-def summary_html(assignment: str, results: list[StudentResult]) -> str:
+def summary_html(assignment: str, results: list[StudentResult], warning: str = "") -> str:
     e = html.escape
     s = _summary(results)
     n = len(s["graded"])
     parts = [f"<h1>{e(assignment)}: class summary</h1>",
+             *([f"<p class=\"lost\"><strong>{e(warning)}</strong></p>"] if warning else []),
              f"<p>{n} submissions graded; {s['full']} with full marks; mean "
              f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.</p>"]
     if s["errors"]:
@@ -335,6 +338,7 @@ def summary_html(assignment: str, results: list[StudentResult]) -> str:
     return _html_page(f"{assignment}: class summary", "\n".join(parts))
 
 
-def write_summary(out_dir: Path, assignment: str, results: list[StudentResult]) -> None:
-    (out_dir / "summary.md").write_text(summary_md(assignment, results))
-    (out_dir / "summary.html").write_text(summary_html(assignment, results))
+def write_summary(out_dir: Path, assignment: str, results: list[StudentResult],
+                  warning: str = "") -> None:
+    (out_dir / "summary.md").write_text(summary_md(assignment, results, warning))
+    (out_dir / "summary.html").write_text(summary_html(assignment, results, warning))

@@ -31,7 +31,6 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,6 +42,8 @@ from typing import Any
 from grader.confine import KILLED_AT_LIMIT, parent_pid, stat_fields
 from grader.inside.runner import collect, tail
 from grader.isolation import (
+    MEMORY_FLAG,
+    PROCESSES_FLAG,
     TASKS_MAX,
     Cgroup,
     Isolation,
@@ -51,6 +52,7 @@ from grader.isolation import (
     confine_command,
     detect,
     own_scratch,
+    sandbox_python,
     wait,
 )
 
@@ -90,6 +92,8 @@ class Run:
     stderr_tail: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     out_of_memory: bool = False
+    # More processes at once than the sandbox allows (a fork bomb): init killed them all.
+    too_many_processes: bool = False
     # Facts observed by the sandbox's init (pids, barriers, thread counts) are in
     # ``records``/``data``; False where the machine gives no such witness.
     witnessed: bool = False
@@ -289,9 +293,11 @@ class _Jail:
         }
 
     def launch(self, argv: list[str], wall: float, files: dict[str, str],
-               stdin: Any = subprocess.DEVNULL, pass_fds: tuple[int, ...] = ()) -> None:
+               stdin: Any = subprocess.DEVNULL, pass_fds: tuple[int, ...] = (),
+               serves: bool = False) -> None:
         """Start the sandbox running ``argv``; ``files`` are placed at their paths inside
-        (or, without a private root, next to the scratch folder's paths they name)."""
+        (or, without a private root, next to the scratch folder's paths they name).
+        ``serves``: ``argv`` is a session's server, which init's watch spares."""
         iso, scratch = self.iso, self.scratch
         if iso.confined:
             plan = build_plan(
@@ -307,6 +313,7 @@ class _Jail:
                 witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
                 runner_fds=pass_fds,
             )
+            plan["serves"] = serves
             cmd = confine_command(plan, scratch)
         else:
             cmd = argv
@@ -346,6 +353,23 @@ class _Jail:
             # (Under a subreaper init nothing should be left; this is the backstop.)
             kill_marked("KIT_SANDBOX_TOKEN", self.token)
 
+    def _marks(self, name: str) -> int:
+        """How often init's watch left the mark ``name`` (one byte each)."""
+        try:
+            return (self.scratch / name).stat().st_size
+        except OSError:
+            return 0
+
+    def oom_kills(self) -> int:
+        """How often the sandbox ran out of memory: the kernel's count in its cgroup, and
+        init's marks where init watches the memory itself (without root)."""
+        kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
+        return kills + self._marks(MEMORY_FLAG)
+
+    def forks_stopped(self) -> int:
+        """How often init stopped the sandbox's processes for being too many at once."""
+        return self._marks(PROCESSES_FLAG)
+
     def witness(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
         """(the pid init started, key -> what init saw) from the witness log."""
         return self.witness_log.read()
@@ -361,7 +385,7 @@ class _Jail:
 def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
-              out_of_memory: bool) -> Run:
+              out_of_memory: bool, too_many_processes: bool = False) -> Run:
     """A :class:`Run` from what the check left (:func:`runner.collect`)."""
     result = left.get("result") if isinstance(left.get("result"), dict) else {}
     phase = str(result.get("phase") or left.get("phase") or "starting")
@@ -393,7 +417,8 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         timeout=result.get("timeout"), records=records, exit_code=exit_code,
         elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
         stderr_tail=str(left.get("stderr_tail") or ""), params=params,
-        out_of_memory=out_of_memory, span=span, abandoned=left.get("abandoned") is True,
+        out_of_memory=out_of_memory, too_many_processes=too_many_processes, span=span,
+        abandoned=left.get("abandoned") is True,
     )
 
 
@@ -424,7 +449,7 @@ def run(
                          jail.where["out"])
         wall = deadline + GRACE
         started = time.monotonic()
-        jail.launch([sys.executable, "-I", "-S", jail.where["main"], jail.where["spec"]],
+        jail.launch([sandbox_python(), "-I", "-S", jail.where["main"], jail.where["spec"]],
                     wall, {jail.where["spec"]: json.dumps(spec)})
         if cancel is not None:
             cancel.bind(jail.kill_now)
@@ -445,8 +470,7 @@ def run(
         left["stderr_tail"] = tail(str(jail.scratch / "stderr"))
         runner, entries = jail.witness() if iso.root else (None, None)
         return _make_run(scenario, start_method, params, left, killed, exit_code, elapsed,
-                         runner, entries,
-                         jail.cgroup.oom_kills() > 0 if jail.cgroup else False)
+                         runner, entries, jail.oom_kills() > 0, jail.forks_stopped() > 0)
     finally:
         jail.close()
 
@@ -516,10 +540,10 @@ class Session:
         session = {"response_fd": write,
                    "wipe": ["/tmp", "/dev/shm", "/sandbox/work", "/sandbox/out"]}
         try:
-            jail.launch([sys.executable, "-I", "-S", jail.where["main"], "--serve",
+            jail.launch([sandbox_python(), "-I", "-S", jail.where["main"], "--serve",
                          "/kit/session.json"], SESSION_WALL,
                         {"/kit/session.json": json.dumps(session)},
-                        stdin=subprocess.PIPE, pass_fds=(write,))
+                        stdin=subprocess.PIPE, pass_fds=(write,), serves=True)
         except BaseException:
             os.close(read)
             jail.close()
@@ -553,7 +577,7 @@ class Session:
         spec = jail.spec(scenario, self.module, start_method, params, deadline, env,
                          f"{jail.where['out']}/{cid}")
         spec["check"] = cid
-        oom_before = jail.cgroup.oom_kills() if jail.cgroup else 0
+        oom_before, forks_before = jail.oom_kills(), jail.forks_stopped()
         started = time.monotonic()
         try:
             self._tell(jail, {"id": cid, "spec": spec,
@@ -576,12 +600,13 @@ class Session:
         elapsed = time.monotonic() - started
         runner, entries = jail.witness()
         entry = entries.get(f"runner-{cid}")
-        oom = (jail.cgroup.oom_kills() > oom_before) if jail.cgroup else False
+        oom = jail.oom_kills() > oom_before
         exit_code = answer.get("exit")
         self.checks_served += 1
         return _make_run(scenario, start_method, params, answer, bool(answer.get("killed")),
                          exit_code if isinstance(exit_code, int) else None, elapsed,
-                         entry["pid"] if entry else None, entries, oom)
+                         entry["pid"] if entry else None, entries, oom,
+                         jail.forks_stopped() > forks_before)
 
     def _tell(self, jail: _Jail, message: dict[str, Any]) -> None:
         """One JSON line to the server's stdin (checks come from the thread that runs them,

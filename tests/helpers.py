@@ -15,12 +15,15 @@ ASSIGNMENT_MODULES = {"process_fanout": "fanout", "pool_variants": "pools",
 
 
 def grade(assignment: str, submissions: list[Path], out: Path, jobs: int = 2,
-          timeout: float = 900) -> dict[str, dict]:
-    """Run ``python -m grader grade`` and return ``student -> results.json``."""
-    cmd = [sys.executable, "-m", "grader", "grade", assignment, *map(str, submissions),
-           "--out", str(out), "--jobs", str(jobs), "--quiet"]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+          timeout: float = 900, options: tuple[str, ...] = (),
+          launch: tuple[str, ...] = (sys.executable,), cwd: Path = ROOT,
+          env: dict[str, str] | None = None) -> dict[str, dict]:
+    """Run ``python -m grader grade`` (with ``options``; ``launch``: the interpreter, and
+    what runs it) and return ``student -> results.json``."""
+    cmd = [*launch, "-m", "grader", "grade", assignment, *map(str, submissions),
+           "--out", str(out), "--jobs", str(jobs), "--quiet", *options]
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          check=False, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     results = {}
     for sub in submissions:

@@ -82,7 +82,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "dying_worker": ({"map"}, {"map": "did not return within"}),
         # Killed for its memory (say so), or still allocating at the deadline.
         "memory_bomb": ({"square_cube"}, {"square_cube": ("memory", "did not return within")}),
-        "fork_bomb": ({"square_cube"}, {}),
+        "fork_bomb": ({"square_cube"}, {"square_cube": "processes at once"}),
         "hangs_everywhere": ({"apply", "map", "apply_async", "map_async", "imap_unordered",
                               "in_workers", "processes", "apply_blocks", "parallel",
                               "cleanup", "portable"}, {"map": "did not return within"}),
@@ -142,6 +142,9 @@ SKIP_DIRS = {"__pycache__", ".git", ".ruff_cache", ".pytest_cache", ".benchmarks
 SOURCE_SUFFIXES = {".py", ".md", ".toml", ".ini", ".txt", ".cfg", ".json"}
 # Semaphores and shared memory that multiprocessing on the host (other tests) creates.
 SHM_PREFIXES = ("sem.", "psm_", "wnsm_", "mp-", "pym-")
+# Where the kit's tests grade in /tmp (pytest's folders; test_setups' folders that another
+# user can reach): reports there are other tests' gradings.
+TEST_FOLDERS = ("/tmp/pytest-of-", "/tmp/kit-setup-")
 
 
 def listing(top: Path, skip: set[Path]) -> dict[str, int]:
@@ -159,13 +162,13 @@ def listing(top: Path, skip: set[Path]) -> dict[str, int]:
     return files
 
 
-def snapshot(skip: set[Path]) -> dict[str, dict[str, int]]:
-    return {str(top): listing(top, skip) for top in (ROOT, Path("/tmp"), Path("/dev/shm"),
+def snapshot(skip: set[Path], kit: Path = ROOT) -> dict[str, dict[str, int]]:
+    return {str(top): listing(top, skip) for top in (kit, Path("/tmp"), Path("/dev/shm"),
                                                      Path("/var/tmp")) if top.is_dir()}
 
 
 def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
-            claim: str) -> list[str]:
+            claim: str, kit: Path = ROOT) -> list[str]:
     """What appeared, vanished or changed size and is not explained by concurrent work.
 
     The repository is compared strictly (but for edited source files). ``/tmp`` is shared
@@ -182,13 +185,13 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
             name = os.path.basename(path)
             how = ("new" if path not in old else "removed" if path not in new
                    else f"size {old[path]} -> {new[path]}")
-            if top == str(ROOT):
+            if top == str(kit):
                 if Path(path).suffix in SOURCE_SUFFIXES and name not in REPORT_NAMES:
                     continue
             elif top == "/tmp":
                 if path not in new:
                     continue
-                report = name in REPORT_NAMES and not path.startswith("/tmp/pytest-of-")
+                report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS)
                 if not (report or holds(Path(path), claim)):
                     continue
             elif name.startswith(SHM_PREFIXES):
@@ -252,24 +255,29 @@ class Graded:
 _graded: dict[str, Graded | str] = {}
 
 
-def grade_class(assignment: str, base: Path) -> Graded:
+def grade_class(assignment: str, base: Path, launch: tuple[str, ...] = (sys.executable,),
+                kit: Path = ROOT, env: dict[str, str] | None = None,
+                bombs: bool | None = None) -> Graded:
+    """Grade the assignment's attacks with the reference and the stub in ``base``, with
+    the grader started as ``launch`` (an interpreter, and what runs it: another user, a
+    filter) from the kit at ``kit``, in ``env`` (default: this process's)."""
     token = uuid.uuid4().hex
     claim = "forged-" + token
     out = base / "out"
-    names = sorted(n for n in EXPECTED[assignment] if n not in BOMBS or fully_confined())
+    bombs = fully_confined() if bombs is None else bombs
+    names = sorted(n for n in EXPECTED[assignment] if n not in BOMBS or bombs)
     folders = assemble(assignment, names, base / "class",
                        {"@TOKEN@": token, "@OUT@": str(out), "@ROOT@": str(ROOT)})
-    before = snapshot(skip={base})
+    before = snapshot(skip={base}, kit=kit)
     started = time.monotonic()
-    with pytest.MonkeyPatch.context() as mp:
-        # Every sandbox process carries it: what survives the grading can be found.
-        mp.setenv("KIT_RUN_TOKEN", token)
-        results = grade(assignment, folders, out)
+    # Every sandbox process carries the token: what survives the grading can be found.
+    env = {**(os.environ if env is None else env), "KIT_RUN_TOKEN": token}
+    results = grade(assignment, folders, out, launch=launch, cwd=kit, env=env)
     elapsed = time.monotonic() - started
     survivors = processes_with(token)
-    after = snapshot(skip={base})
+    after = snapshot(skip={base}, kit=kit)
     return Graded(results, len(folders), elapsed, claim, out, survivors,
-                  changes(before, after, claim), forged_reports(claim))
+                  changes(before, after, claim, kit), forged_reports(claim))
 
 
 @pytest.fixture
@@ -307,7 +315,12 @@ CLASSES = [pytest.param(a, marks=pytest.mark.xdist_group(f"attacks-{a}"), id=a)
 def test_attack_is_graded_right(graded, assignment, attack):
     if attack in BOMBS and not fully_confined():
         pytest.skip("the sandbox lacks limits (see `python -m grader doctor`): no bombs")
-    g = graded(assignment)
+    check_attack(graded(assignment), assignment, attack)
+
+
+def check_attack(g: Graded, assignment: str, attack: str) -> None:
+    """The attack lost exactly the checks it must, was told why, in bounded time, and its
+    claim is nowhere in its report."""
     result = g.results[attack]
     want, says = EXPECTED[assignment][attack]
     if want == ALL:
@@ -327,7 +340,10 @@ def test_attack_is_graded_right(graded, assignment, attack):
 def test_attacks_harm_nobody(graded, assignment):
     """The classmates keep their grades, nothing of the grading survives it, and nothing
     outside the output folder changed."""
-    g = graded(assignment)
+    check_harmless(graded(assignment))
+
+
+def check_harmless(g: Graded) -> None:
     reference, stub = g.results["reference"], g.results["stub"]
     assert reference["score"] == reference["max_score"], outputs(reference)
     assert stub["score"] == 0 and lost(stub) == set(outputs(reference)), outputs(stub)

@@ -22,6 +22,7 @@ from helpers import ROOT, grade, lost, outputs, processes_with, student
 sys.path.insert(0, str(ROOT))
 
 from grader import isolation, sandbox  # noqa: E402
+from grader.judge import describe  # noqa: E402
 
 SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
 
@@ -170,10 +171,23 @@ def test_weakest_levels_still_grade_right(tmp_path, monkeypatch, subreaper, leve
     wrong.mkdir()
     (wrong / "counter.py").write_text(
         (ROOT / "tests" / "corpus" / "thread_counter" / "no_lock" / "counter.py").read_text())
-    results = grade("thread_counter", [right, wrong], tmp_path / "out")
+    refused = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "thread_counter", str(right), "--out",
+         str(tmp_path / "refused")], cwd=ROOT, capture_output=True, text=True, timeout=100)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "refusing to grade" in refused.stderr and "--allow-weak-sandbox" in refused.stderr
+    assert "read the hidden suites" in refused.stderr
+    assert not (tmp_path / "refused").exists()
+    results = grade("thread_counter", [right, wrong], tmp_path / "out",
+                    options=("--allow-weak-sandbox",))
     assert results["right"]["score"] == results["right"]["max_score"]
     assert lost(results["wrong"]) == {"race_free"}, outputs(results["wrong"])
     assert level in results["right"]["output"]
+    for result in results.values():
+        assert result["output"].startswith("WARNING: graded with a weak sandbox: student "
+                                           "code could read the hidden suites")
+    for summary in ("summary.md", "summary.html"):
+        assert "WARNING: graded with a weak sandbox" in (tmp_path / "out" / summary).read_text()
 
 
 ESCAPE = SOLUTION + '''
@@ -226,7 +240,7 @@ def test_doctor_says_what_is_in_force():
     iso = isolation.detect()
     assert done.returncode == (0 if not iso.missing else 1), done.stdout + done.stderr
     assert done.stdout.startswith(iso.summary())
-    for row in ("own uid per sandbox", "PID namespace", "private root file system",
+    for row in ("apart from the grader", "PID namespace", "private root file system",
                 "network namespace", "cgroup limits"):
         assert row in done.stdout
 
@@ -299,8 +313,10 @@ def test_a_check_that_attacks_the_session_server_is_rerun_alone(tmp_path, signal
 @pytest.mark.timeout(180)
 def test_a_fork_bomb_does_not_reach_the_next_check_of_its_session(tmp_path):
     """run_workers(5) is a fork bomb (every process forks for ever, ignoring errors);
-    run_workers(50) is correct. The checks after the bomb, in the same session, start
-    with nothing of it left: they start their threads and get the right sums."""
+    run_workers(50) is correct. Init's watch stops the bomb (more than PROCESS_MAX
+    processes at once) long before the check's deadline, and spares the session's server;
+    the checks after the bomb, in the same session, start with nothing of it left: they
+    start their threads and get the right sums."""
     sub = student(tmp_path, SOLUTION + """
 
 _correct = run_workers
@@ -320,7 +336,8 @@ def run_workers(n_threads=2000):
         after = [session.run("counter_overlap", params={"sizes": [50], "n": 3, "timeout": 15},
                              deadline=30) for _ in range(2)]
         assert session.checks_served == 3
-    assert bomb.status in ("timeout", "killed") and not bomb.finished, bomb
+    assert bomb.status == "died" and bomb.too_many_processes, bomb
+    assert "more than 256 processes at once" in describe(bomb, "counter")
     for run in after:
         assert run.finished, run
         assert run.data["calls"][0]["value"] == sum(range(50))
@@ -405,9 +422,11 @@ def _python_for_nobody():
 @pytest.mark.timeout(120)
 @pytest.mark.skipif(_python_for_nobody() is None,
                     reason="needs root, su, the user nobody and a system Python 3.10+")
-def test_a_grader_without_root_detects_the_subreaper_and_reaps_for_real():
-    """Run as uid ``nobody``: detection finds the subreaper level, and a daemon that left
-    its process group and scrubbed its environment does not outlive the check."""
+def test_a_grader_without_root_gets_user_namespaces_and_reaps_for_real():
+    """Run as uid ``nobody``: detection finds the rootless sandbox (a user namespace with
+    every other namespace and a private root), and a daemon that left its process group
+    and scrubbed its environment does not outlive the check, there nor at the subreaper
+    level (where user namespaces are refused)."""
     import uuid
 
     python, _ = _python_for_nobody()
@@ -424,9 +443,14 @@ def test_a_grader_without_root_detects_the_subreaper_and_reaps_for_real():
     os.chmod(sub / "counter.py", 0o644)
     script = (f"from grader import isolation, sandbox\n"
               f"iso = isolation.detect(True)\n"
-              f"run = sandbox.run('counter_plain', {str(sub)!r}, 'counter', "
+              f"def check():\n"
+              f"    run = sandbox.run('counter_plain', {str(sub)!r}, 'counter', "
               f"params={{'sizes': [3]}})\n"
-              f"print(iso.summary()); print(run.status, run.data['calls'][0]['value'])\n")
+              f"    print(isolation.detect().summary())\n"
+              f"    print(run.status, run.data['calls'][0]['value'])\n"
+              f"check()\n"
+              f"isolation._detected = isolation.Isolation(subreaper=True)\n"
+              f"check()\n")
     (tmp_path / "as_nobody.py").write_text(script)
     os.chmod(tmp_path / "as_nobody.py", 0o644)
     try:
@@ -435,9 +459,11 @@ def test_a_grader_without_root_detects_the_subreaper_and_reaps_for_real():
              f"cd /tmp && PYTHONPATH={ROOT} {python} {tmp_path / 'as_nobody.py'}"],
             capture_output=True, text=True, timeout=90)
         assert done.returncode == 0, done.stdout + done.stderr
-        summary, result = done.stdout.strip().splitlines()[-2:]
-        assert summary.startswith("sandbox: a subreaper init")
-        assert result == "ok 3"
+        rootless, result, reaper, reaped = done.stdout.strip().splitlines()[-4:]
+        assert rootless.startswith("sandbox: own user namespace (rootless); namespaces: "
+                                   "mount, pid, net, ipc, uts; private root file system")
+        assert reaper.startswith("sandbox: a subreaper init")
+        assert result == reaped == "ok 3"
         assert processes_with(marker) == []
     finally:
         for pid in processes_with(marker):

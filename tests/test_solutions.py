@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 import sys
+
+import pytest
 
 from helpers import ASSIGNMENT_MODULES, ROOT, copy_as, grade, lost, outputs, read_csv
 

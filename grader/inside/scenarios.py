@@ -15,8 +15,14 @@ import threading
 import time
 
 from grader.inside import probes
-from grader.inside.runner import (abandoned, import_student, plain, set_deadline,
-                                  set_phase, write_progress)
+from grader.inside.runner import (
+    abandoned,
+    import_student,
+    plain,
+    set_deadline,
+    set_phase,
+    write_progress,
+)
 
 TYPE_CHECKING = False  # (importing typing costs every sandbox ~3 ms)
 if TYPE_CHECKING:

@@ -89,7 +89,7 @@ class PeakMemory:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self.thread.start()
         return self
 
@@ -250,8 +250,10 @@ def main() -> None:
         line = f"  same scores with --jobs 1, 2 and auto: {same}"
         if nb:
             differ = sorted(s for s in one["scores"] if nb["scores"].get(s) != one["scores"][s])
-            line += "; nbgrader autograde: " + ("the same" if not differ else "differ: " + ", ".join(
-                f"{s} {one['scores'][s]:g} vs {nb['scores'].get(s)}" for s in differ))
+            line += "; nbgrader autograde: " + ("the same" if not differ else "differ: "
+                                                + ", ".join(f"{s} {one['scores'][s]:g} vs "
+                                                            f"{nb['scores'].get(s)}"
+                                                            for s in differ))
         print(line)
     designed = [one["busy"] / n for _, n, one, _, _, _ in rows]
     if designed:

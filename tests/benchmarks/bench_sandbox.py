@@ -31,11 +31,17 @@ every variant alike; the ratios are what to compare across machines.
 
 Prints the mean and median per variant, and for each way of running a check its cost
 minus the baseline (the goal for the session: under 10 ms) and its ratio to the baseline.
+
+Then, as root, root against rootless in the same run: the script runs itself as a child,
+as root and as uid ``nobody`` (whose sandbox is a user namespace), both with the system
+Python, in alternating chunks, and prints each way's sandbox cost per check for both and
+their ratio (the goal: under 10 ms for both).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -56,7 +62,8 @@ def baseline() -> None:
 
 
 def confine_only() -> None:
-    assert isolation.trial(isolation.detect()), "the launcher failed"
+    ok, why = isolation.trial(isolation.detect())
+    assert ok, f"the launcher failed: {why}"
 
 
 def check() -> None:
@@ -112,20 +119,15 @@ def pool_checks(students: list[Path]) -> tuple[float, list[float]]:
     return first, times[1:]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
-    iso = isolation.detect()
-    print(iso.summary())
+def measure(rounds: int) -> dict[str, list[float]]:
+    """Every variant, interleaved round by round: seconds per call (``session_fixed`` and
+    ``pool_fixed``: the launch and first check of each session and pool)."""
     variants = {"baseline": baseline, "confine": confine_only, "check": check, "work": work}
     for fn in variants.values():  # warm caches (byte code, page cache)
         fn()
     times: dict[str, list[float]] = {name: [] for name in variants}
-    times["session"] = []
-    times["pool"] = []
-    session_fixed: list[float] = []
-    pool_fixed: list[float] = []
+    for name in ("session", "pool", "session_fixed", "pool_fixed"):
+        times[name] = []
     folder = Path(tempfile.mkdtemp(prefix="kit-bench-"))
     students = []
     for name in ("ann", "ben", "cid", "dee"):
@@ -133,26 +135,42 @@ def main() -> None:
         shutil.copy(ROOT / "solutions" / "thread_counter" / "counter.py", folder / name)
         students.append(folder / name)
     try:
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for name, fn in variants.items():
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
             first, rest = session_checks()
-            session_fixed.append(first)
+            times["session_fixed"].append(first)
             times["session"].extend(rest)
             first, rest = pool_checks(students)
-            pool_fixed.append(first)
+            times["pool_fixed"].append(first)
             times["pool"].extend(rest)
     finally:
         shutil.rmtree(folder)
-    print(f"\n{args.rounds} rounds, interleaved")
+    return times
+
+
+def pool_cost(times: dict[str, list[float]], checks: int) -> float:
+    """Sandbox seconds per check of a suite of ``checks`` checks as `python -m grader grade
+    --jobs <cores>` runs it: through the class's pool, each check another student's, the
+    pool's launches (cores x min(6, checks)) spread over a class of :data:`CLASS`."""
+    each = statistics.median(times["pool"])
+    launch = statistics.median(times["pool_fixed"]) - each
+    launches = (os.cpu_count() or 1) * min(6, checks)
+    return each + launches * launch / (CLASS * checks) - statistics.median(times["work"])
+
+
+def report(rounds: int, times: dict[str, list[float]]) -> None:
+    print(f"\n{rounds} rounds, interleaved")
     print(f"{'variant':10} {'mean ms':>9} {'median ms':>10}")
     for name, values in times.items():
+        if name.endswith("_fixed"):
+            continue
         print(f"{name:10} {1000 * statistics.mean(values):9.1f} "
               f"{1000 * statistics.median(values):10.1f}")
     base = statistics.median(times["baseline"])
-    fixed = statistics.median(session_fixed)
+    fixed = statistics.median(times["session_fixed"])
     per_check = statistics.median(times["check"])
     in_session = statistics.median(times["session"]) + fixed / CHECKS
     print(f"session launch + first check: median {1000 * fixed:.1f} ms, paid once per "
@@ -188,17 +206,92 @@ def main() -> None:
     # warm sandboxes. J students are graded at once, each suite keeping up to
     # min(6, checks) sandboxes busy: that many sandboxes are launched for the whole class.
     jobs = os.cpu_count() or 1
-    each = statistics.median(times["pool"])
-    launch = statistics.median(pool_fixed) - each
+    launch = statistics.median(times["pool_fixed"]) - statistics.median(times["pool"])
     print(f"\nas `python -m grader grade --jobs {jobs}` runs them: through the class's pool "
           f"(each check another student's), {jobs} x min(6, checks) sandbox launches "
           f"({1000 * launch:.1f} ms each) per class of {CLASS}:")
     for suite, checks in SUITES.items():
-        launches = jobs * min(6, checks)
-        cost = each + launches * launch / (CLASS * checks)
-        print(f"  {suite:15} {checks:2} checks: {1000 * (cost - own_work):5.1f} ms of sandbox "
-              f"per check (goal: under 10 ms); {(cost - own_work) / base:.2f} x a bare "
+        cost = pool_cost(times, checks)
+        print(f"  {suite:15} {checks:2} checks: {1000 * cost:5.1f} ms of sandbox "
+              f"per check (goal: under 10 ms); {cost / base:.2f} x a bare "
               "interpreter start")
+
+
+CHUNKS = 3  # root and rootless alternate this many times in the comparison
+
+
+def compare(rounds: int) -> None:
+    """Root against rootless in one run: this script as a child, once as root and once as
+    uid nobody, both with the system Python (which nobody can run), alternating in
+    :data:`CHUNKS` chunks so that the machine's load hits both alike."""
+    python = "/usr/bin/python3"
+    if os.geteuid() != 0 or not os.path.exists(python) or shutil.which("setpriv") is None:
+        print("\n(root against rootless: needs root, setpriv and /usr/bin/python3)")
+        return
+    kit = Path(tempfile.mkdtemp(prefix="kit-bench-kit-"))
+    os.chmod(kit, 0o755)
+    for part in ("grader", "solutions"):
+        shutil.copytree(ROOT / part, kit / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tests" / "benchmarks", kit / "tests" / "benchmarks")
+    script = kit / "tests" / "benchmarks" / "bench_sandbox.py"
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+    data: dict[str, dict[str, list[float]]] = {"root": {}, "rootless": {}}
+    summaries = {}
+    try:
+        for _ in range(CHUNKS):
+            for mode, prefix in (("root", []), ("rootless", ["setpriv", "--reuid=nobody",
+                                                             "--regid=nogroup",
+                                                             "--clear-groups"])):
+                done = subprocess.run(
+                    [*prefix, python, str(script), "--child",
+                     "--rounds", str(max(1, rounds // CHUNKS))],
+                    cwd="/tmp", env=env, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    print(f"\n({mode} run failed: {done.stderr[-1500:]})")
+                    return
+                summary, raw = done.stdout.strip().split("\n", 1)
+                summaries[mode] = summary
+                for name, values in json.loads(raw).items():
+                    data[mode].setdefault(name, []).extend(values)
+    finally:
+        shutil.rmtree(kit, ignore_errors=True)
+    print(f"\nroot against rootless, one run ({python}, {CHUNKS} alternating chunks):")
+    for mode in data:
+        print(f"  {mode:9} {summaries[mode]}")
+    print(f"\n  {'sandbox ms per check':36} {'root':>6} {'rootless':>9} {'ratio':>6}")
+    rows = [("own sandbox (sandbox.run)", lambda t: statistics.median(t["check"])
+             - statistics.median(t["work"])),
+            ("in a session (amortized)", lambda t: statistics.median(t["session"])
+             + statistics.median(t["session_fixed"]) / CHECKS
+             - statistics.median(t["work"]))]
+    rows += [(f"grade --jobs {os.cpu_count() or 1}: {suite} ({checks})",
+              lambda t, c=checks: pool_cost(t, c)) for suite, checks in SUITES.items()]
+    for label, cost in rows:
+        root, rootless = cost(data["root"]), cost(data["rootless"])
+        print(f"  {label:36} {1000 * root:6.1f} {1000 * rootless:9.1f} "
+              f"{rootless / root:6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--child", action="store_true",
+                        help="(for the comparison) print the summary line and raw times")
+    parser.add_argument("--no-compare", action="store_true",
+                        help="skip root against rootless")
+    args = parser.parse_args()
+    iso = isolation.detect()
+    if args.child:
+        times = measure(args.rounds)
+        print(iso.summary())
+        print(json.dumps(times))
+        return
+    print(iso.summary())
+    times = measure(args.rounds)
+    report(args.rounds, times)
+    if not args.no_compare:
+        compare(args.rounds)
+
 
 if __name__ == "__main__":
     main()
