@@ -20,8 +20,9 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from grader import pool, report, sandbox, warm
+from grader import report, sandbox, warm
 from grader.assignments import ASSIGNMENTS, SUITES, Assignment
+from grader.sandbox import pool
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -118,7 +119,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
     results: list[report.StudentResult] = []
     total = len(submissions)
     # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
-    # checks at once); see grader.pool.
+    # checks at once); see grader.sandbox.pool.
     sandboxes = admission.most * int(os.environ.get("KIT_SANDBOXES", "6"))
     warm_pool = pool.Pool(sandboxes, run_token) if pool.wanted() else None
     pool_env = warm_pool.env() if warm_pool else {}
@@ -371,62 +372,8 @@ def cmd_example(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     iso = sandbox.isolation(fresh=True)
-    print(doctor_report(iso))
+    print(sandbox.doctor(iso))
     return 0 if not iso.missing else 1
-
-
-def doctor_report(iso) -> str:
-    from grader import confine
-    from grader import isolation as I
-
-    def line(ok: bool, what: str, why: str) -> str:
-        return f"  [{'x' if ok else ' '}] {what:28} {why}"
-
-    rows = [
-        line(iso.separated, "apart from the grader",
-             ("own uid per sandbox (root)" if iso.uid else "own user namespace (rootless)"
-              if iso.userns else "own uid (root) or own user namespace (rootless)")
-             + ": students cannot signal or trace the grader; RLIMIT_NPROC bounds their "
-               "processes"),
-        line("pid" in iso.namespaces, "PID namespace",
-             "the kernel kills everything a sandbox left when its init ends"),
-        line("mount" in iso.namespaces and iso.root, "private root file system",
-             "hidden suites, solutions, other students and reports are not visible"),
-        line("net" in iso.namespaces, "network namespace", "no network from student code"),
-        line("ipc" in iso.namespaces and "uts" in iso.namespaces, "IPC and UTS namespaces",
-             "private System V IPC and host name"),
-        line(iso.confined, "nothing outlives a check",
-             "PID namespace, own uid, or (without root) a child-subreaper init that kills "
-             "every descendant, setsid daemons included"),
-        line(iso.sessions, "sandbox sessions",
-             "a submission's checks share a few sandboxes (a fork per check)"),
-        line(iso.cgroup is not None and iso.cgroup_limits,
-             f"cgroup limits ({iso.cgroup or 'none'})",
-             f"per sandbox: {I.TASKS_MAX} tasks, {I.MEMORY_MAX // 2**30} GiB memory, "
-             "fair CPU share" + ("" if iso.cgroup or not iso.userns else
-                                 f" (rootless without a delegated cgroup: RLIMIT_NPROC "
-                                 f"{I.TASKS_MAX} in the sandbox's user namespace, and init "
-                                 f"stops the sandbox when its processes' resident memory "
-                                 f"passes {I.MEMORY_MAX // 2**30} GiB)")),
-        line(iso.sessions, "init's watch",
-             f"every {int(confine.Watch.PERIOD * 1000)} ms: more than {I.PROCESS_MAX} "
-             f"processes at once (a fork bomb) stops them all"),
-    ]
-    limits = ", ".join(f"{k.removeprefix('RLIMIT_')} {v}" for k, v in
-                       sandbox.DEFAULT_LIMITS.items())
-    text = [iso.summary(), "", *rows, "", f"  rlimits in every sandbox: {limits}",
-            f"  wall limit per check: the check's deadline + {sandbox.GRACE:g} s"]
-    if iso.missing:
-        text += ["", "missing:"]
-        text += [f"  - {m}" + (f": {iso.causes[m]}" if iso.causes.get(m) else "")
-                 for m in iso.missing]
-        text += ["", f"to get them: {iso.advice()}"]
-    if not iso.full:
-        text += ["", "`grade` refuses to run here; --allow-weak-sandbox grades anyway, with a "
-                     "warning in every report."]
-    else:
-        text += ["", "everything the kit can use is in force."]
-    return "\n".join(text)
 
 
 def cmd_nbgrader_init(args: argparse.Namespace) -> int:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from grader.isolation import MEMORY_MAX, PROCESS_MAX
-from grader.sandbox import Run
+from grader.sandbox import MEMORY_MAX, PROCESS_MAX, Run
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
                  if m in multiprocessing.get_all_start_methods()]

@@ -34,7 +34,7 @@ from typing import Any
 # What every suite run imports, loaded once in the server (tests/benchmarks/bench_class.py
 # measures the difference).
 PRELOAD = ("pytest", "pytest_timeout", "_pytest.python", "_pytest.runner", "_pytest.terminal",
-           "grader.plugin", "grader.judge", "grader.sandbox", "grader.pool",
+           "grader.plugin", "grader.judge", "grader.sandbox", "grader.sandbox.pool",
            "grader.inside.probes")
 
 

@@ -1,4 +1,4 @@
-"""The class's pool of warm sandboxes (grader.pool): one sandbox serves many students'
+"""The class's pool of warm sandboxes (grader.sandbox.pool): one sandbox serves many students'
 checks, so each check must find it exactly as a new sandbox would be, whoever ran there
 before; a check that breaks or is cancelled costs its sandbox, never a classmate's grade.
 """
@@ -18,7 +18,8 @@ from helpers import ROOT, processes_with, student
 
 sys.path.insert(0, str(ROOT))
 
-from grader import pool, sandbox  # noqa: E402
+from grader import sandbox  # noqa: E402
+from grader.sandbox import pool  # noqa: E402
 
 SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
 

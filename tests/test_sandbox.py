@@ -21,8 +21,9 @@ from helpers import ROOT, grade, lost, outputs, processes_with, student
 
 sys.path.insert(0, str(ROOT))
 
-from grader import isolation, sandbox  # noqa: E402
+from grader import sandbox  # noqa: E402
 from grader.judge import describe  # noqa: E402
+from grader.sandbox import resources  # noqa: E402
 
 SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
 
@@ -68,8 +69,10 @@ def looked(folder: Path) -> dict:
 
 
 needs_full = pytest.mark.skipif(
-    not isolation.detect().root or not isolation.detect().uid,
+    not sandbox.isolation().full,
     reason="this machine does not give the full sandbox (see python -m grader doctor)")
+needs_uid = pytest.mark.skipif(
+    not sandbox.isolation().uid, reason="a uid per sandbox needs root")
 
 FANOUT_4 = {"calls": [{"label": "basic", "n": 4, "length": 5, "barrier": 4,
                        "barrier_timeout": 5, "deadline": 20}]}
@@ -80,8 +83,11 @@ FANOUT_4 = {"calls": [{"label": "basic", "n": 4, "length": 5, "barrier": 4,
 def test_student_code_sees_only_its_own_sandbox(tmp_path):
     sub = student(tmp_path, SOLUTION + LOOK_AROUND.replace("REPO", repr(str(ROOT))))
     seen = looked(sub)
-    assert seen["uid"] == seen["euid"] >= isolation.UID_BASE
-    assert seen["groups"] == []
+    if sandbox.isolation().uid:  # (as root: a uid of its own, no groups)
+        assert seen["uid"] == seen["euid"] >= resources.UID_BASE
+        assert seen["groups"] == []
+    else:  # (rootless: this user's uid, in a user namespace of its own)
+        assert seen["uid"] == seen["euid"] == os.geteuid()
     assert not seen["sees_repo"] and not seen["sees_suites"]
     assert "work" not in seen["root_entries"] and "root" in seen["root_entries"]
     assert seen["tmp"] == []  # a private /tmp, not the host's
@@ -93,10 +99,10 @@ def test_student_code_sees_only_its_own_sandbox(tmp_path):
                                 "/sandbox/work": True}
 
 
-@needs_full
+@needs_uid
 @pytest.mark.timeout(120)
 def test_each_concurrent_sandbox_has_its_own_uid(tmp_path):
-    slots = [isolation.UidSlot.claim() for _ in range(8)]
+    slots = [resources.UidSlot.claim() for _ in range(8)]
     try:
         assert len({s.uid for s in slots}) == 8
     finally:
@@ -207,7 +213,7 @@ os.read(_ready, 2)  # the import ends once the daemon runs (its token-free envir
 
 
 @pytest.mark.timeout(120)
-def test_without_root_the_subreaper_leaves_nothing_behind(tmp_path, monkeypatch):
+def test_without_root_the_subreaper_leaves_nothing_behind(tmp_path):
     """The level for a grader without root: the launcher's init is a child subreaper, so
     a daemon that leaves the process group and scrubs its environment (which the process
     group and the environment token cannot find) is still below it, and killed."""
@@ -215,19 +221,20 @@ def test_without_root_the_subreaper_leaves_nothing_behind(tmp_path, monkeypatch)
 
     marker = uuid.uuid4().hex
     sub = student(tmp_path, ESCAPE.replace("MARKER", marker))
+    detected = sandbox.isolation()
     try:
         # The contrast: at the process-group level this daemon escapes.
-        monkeypatch.setattr(isolation, "_detected", isolation.Isolation(missing=("test",)))
+        sandbox.force_isolation(sandbox.Isolation(missing=("test",)))
         run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
         assert run.finished and processes_with(marker), run
         for pid in processes_with(marker):
             os.kill(pid, 9)
-        monkeypatch.setattr(isolation, "_detected",
-                            isolation.Isolation(subreaper=True, missing=("test",)))
+        sandbox.force_isolation(sandbox.Isolation(subreaper=True, missing=("test",)))
         run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
         assert run.finished and run.data["calls"][0]["value"] == 3, run
         assert processes_with(marker) == []
     finally:
+        sandbox.force_isolation(detected)
         for pid in processes_with(marker):
             os.kill(pid, 9)
 
@@ -237,7 +244,7 @@ def test_doctor_says_what_is_in_force():
     done = subprocess.run([sys.executable, "-m", "grader", "doctor"], cwd=ROOT,
                           capture_output=True, text=True, timeout=100,
                           env={**os.environ, "KIT_ISOLATION": ""})
-    iso = isolation.detect()
+    iso = sandbox.isolation()
     assert done.returncode == (0 if not iso.missing else 1), done.stdout + done.stderr
     assert done.stdout.startswith(iso.summary())
     for row in ("apart from the grader", "PID namespace", "private root file system",
@@ -354,7 +361,7 @@ def test_cgroup_v2_kills_everything_in_it():
     """The v2 code path (most current distributions have only v2), run against the v2
     hierarchy this hybrid machine mounts: a process joins the cgroup by writing "0" (as
     the launcher does), forks a setsid daemon, and cgroup.kill takes both."""
-    cg = isolation.Cgroup.create("v2", root=V2_HERE)
+    cg = resources.Cgroup.create("v2", root=V2_HERE)
     try:
         assert cg.version == "v2" and len(cg.dirs) == 1
         # No controller is enabled in this hierarchy: kill only, and it says so.
@@ -377,18 +384,18 @@ def test_cgroup_v2_kills_everything_in_it():
     assert not cg.dirs[0].exists()
 
 
-@pytest.mark.skipif(isolation.detect().cgroup is None, reason="no writable cgroups here")
+@pytest.mark.skipif(sandbox.isolation().cgroup is None, reason="no writable cgroups here")
 @pytest.mark.timeout(60)
 def test_stale_sandbox_cgroups_are_swept_and_fresh_ones_kept():
     """A grader that was killed leaves empty cgroups; the next one removes those that are
     old, never a fresh one (a grader running now may be about to start a sandbox in it)."""
-    iso = isolation.detect()
-    stale = isolation.Cgroup.create(iso.cgroup)
-    fresh = isolation.Cgroup.create(iso.cgroup)
+    iso = sandbox.isolation()
+    stale = resources.Cgroup.create(iso.cgroup)
+    fresh = resources.Cgroup.create(iso.cgroup)
     try:
         for path in stale.dirs:
             os.utime(path, (1, 1))  # as if created long ago
-        isolation.sweep_stale_cgroups()
+        resources.sweep_stale_cgroups()
         assert not any(path.exists() for path in stale.dirs)
         assert all(path.exists() for path in fresh.dirs)
     finally:
@@ -441,15 +448,15 @@ def test_a_grader_without_root_gets_user_namespaces_and_reaps_for_real():
     sub = student(tmp_path, ESCAPE.replace("MARKER", marker))
     os.chmod(sub, 0o755)
     os.chmod(sub / "counter.py", 0o644)
-    script = (f"from grader import isolation, sandbox\n"
-              f"iso = isolation.detect(True)\n"
+    script = (f"from grader import sandbox\n"
+              f"iso = sandbox.isolation(True)\n"
               f"def check():\n"
               f"    run = sandbox.run('counter_plain', {str(sub)!r}, 'counter', "
               f"params={{'sizes': [3]}})\n"
-              f"    print(isolation.detect().summary())\n"
+              f"    print(sandbox.isolation().summary())\n"
               f"    print(run.status, run.data['calls'][0]['value'])\n"
               f"check()\n"
-              f"isolation._detected = isolation.Isolation(subreaper=True)\n"
+              f"sandbox.force_isolation(sandbox.Isolation(subreaper=True))\n"
               f"check()\n")
     (tmp_path / "as_nobody.py").write_text(script)
     os.chmod(tmp_path / "as_nobody.py", 0o644)
@@ -520,9 +527,9 @@ def test_scratch_of_a_killed_grader_is_swept_and_live_ones_kept(tmp_path):
     """A grader killed before it cleaned up leaves its kit-* scratch folders; the next
     grader's start removes those whose owner is gone (pid and start time), never one of
     a live process, nor one without an owner, nor a fresh one."""
-    code = ("import sys, tempfile, time; from grader import isolation; "
+    code = ("import sys, tempfile, time; from grader import sandbox; "
             "d = tempfile.mkdtemp(prefix='kit-sandbox-', dir=sys.argv[1]); "
-            "isolation.own_scratch(d); print(d, flush=True); time.sleep(60)")
+            "sandbox.own_scratch(d); print(d, flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     dead = Path(proc.stdout.readline().strip())
@@ -531,12 +538,12 @@ def test_scratch_of_a_killed_grader_is_swept_and_live_ones_kept(tmp_path):
     proc.kill()
     proc.wait()
     live = Path(tempfile.mkdtemp(prefix="kit-pool-", dir=tmp_path))
-    isolation.own_scratch(live)
+    resources.own_scratch(live)
     unowned = Path(tempfile.mkdtemp(prefix="kit-grade-", dir=tmp_path))
     for folder in (dead, live, unowned):
         os.utime(folder, (1, 1))  # as if made long ago
-    assert isolation.sweep_stale_scratch(tmp_path) == 1
+    assert resources.sweep_stale_scratch(tmp_path) == 1
     assert not dead.exists() and live.exists() and unowned.exists()
     fresh = Path(tempfile.mkdtemp(prefix="kit-warm-", dir=tmp_path))
-    (fresh / isolation.SCRATCH_OWNER).write_text(f"{proc.pid} 1")  # a gone owner
-    assert isolation.sweep_stale_scratch(tmp_path) == 0 and fresh.exists()
+    (fresh / resources.SCRATCH_OWNER).write_text(f"{proc.pid} 1")  # a gone owner
+    assert resources.sweep_stale_scratch(tmp_path) == 0 and fresh.exists()

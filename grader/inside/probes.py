@@ -120,7 +120,7 @@ def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
     ``"late"`` (it arrived after the barrier had passed), ``"timeout"`` (this caller gave
     up) or ``"broken"`` (an earlier caller gave up).
 
-    In a full sandbox the barrier is kept by init (see ``grader.confine.Witness``), which
+    In a full sandbox the barrier is kept by init (see ``grader.sandbox.launcher.Witness``), which
     logs the outcome under the caller's ``key`` and kernel pid: the grader believes init,
     not this return value. Elsewhere it is kept in files of the probe folder.
     """

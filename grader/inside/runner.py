@@ -485,7 +485,7 @@ def serve(session_path: str) -> None:
     checks everything else of this uid is killed (``kill(-1)`` spares only the caller, and
     init is root), System V IPC objects are removed and the private folders are emptied,
     so a check starts from what a new sandbox would give it (the class's pool,
-    :mod:`grader.pool`, relies on this to hand the sandbox to another student). The
+    :mod:`grader.sandbox.pool`, relies on this to hand the sandbox to another student). The
     server is not dumpable: the student's processes, though of the same uid, cannot trace
     it or open its file descriptors.
     """

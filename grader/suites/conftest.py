@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import pool, sandbox
+from grader import sandbox
 from grader.judge import START_METHODS, call_of, note_runs
+from grader.sandbox import pool
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +104,7 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     lock = threading.Lock()
 
     def serve() -> None:
-        # Under a grading command, the class's pool of warm sandboxes (grader.pool);
+        # Under a grading command, the class's pool of warm sandboxes (grader.sandbox.pool);
         # else one sandbox session per parallel slot when slots serve several checks
         # (else a sandbox per check is cheaper). Each check starts from a clean sandbox
         # state (see grader.sandbox.Session), so which sandbox runs it is irrelevant.

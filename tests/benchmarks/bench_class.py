@@ -52,8 +52,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import cli, confine  # noqa: E402
+from grader import cli  # noqa: E402
 from grader.assignments import ASSIGNMENTS  # noqa: E402
+from grader.sandbox.tree import descendants  # noqa: E402
 
 
 def build_class(name: str, size: int, wrong: float, folder: Path) -> dict[str, Path]:
@@ -98,7 +99,7 @@ class PeakMemory:
         self.thread.join()
 
     def _tree(self) -> list[int]:
-        return [self.root, *confine.descendants(self.root)]
+        return [self.root, *descendants(self.root)]
 
     @staticmethod
     def _pss(pid: int) -> int:

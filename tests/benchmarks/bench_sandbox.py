@@ -20,7 +20,7 @@ every variant alike; the ratios are what to compare across machines.
   over them (``session`` = launch / CHECKS + median check).
 
 * ``pool``: the same check sent by a suite's client to the class's pool of warm
-  sandboxes (:mod:`grader.pool`, as ``python -m grader grade`` runs suites): over the
+  sandboxes (:mod:`grader.sandbox.pool`, as ``python -m grader grade`` runs suites): over the
   pool's socket, served by one warm sandbox, each check another student's (the
   submission is swapped in every time: the worst case). The pool's launch is paid once
   per class (:data:`CLASS` students) and counted in, spread over the class's checks.
@@ -54,7 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import isolation, pool, sandbox  # noqa: E402
+from grader import sandbox  # noqa: E402
+from grader.sandbox import detect, pool  # noqa: E402
 
 
 def baseline() -> None:
@@ -62,7 +63,7 @@ def baseline() -> None:
 
 
 def confine_only() -> None:
-    ok, why = isolation.trial(isolation.detect())
+    ok, why = detect.trial(sandbox.isolation())
     assert ok, f"the launcher failed: {why}"
 
 
@@ -280,7 +281,7 @@ def main() -> None:
     parser.add_argument("--no-compare", action="store_true",
                         help="skip root against rootless")
     args = parser.parse_args()
-    iso = isolation.detect()
+    iso = sandbox.isolation()
     if args.child:
         times = measure(args.rounds)
         print(iso.summary())

@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader import sandbox
+from grader.sandbox import runs as sandbox
 
 REQUEST_LIMIT = 1 << 20
 MAX_AGE = sandbox.SESSION_WALL / 2  # a session's init ends it after SESSION_WALL

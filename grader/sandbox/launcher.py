@@ -1,6 +1,7 @@
-"""Trusted launcher of one sandbox: ``python -I -S confine.py PLAN``.
+"""Trusted launcher of one sandbox: ``python -I -S launcher.py PLAN``.
 
-Run by :mod:`grader.sandbox` (by path: it imports nothing but the standard library). It
+Run by :mod:`grader.sandbox.runs` (by path: it imports nothing but the standard library
+and its sibling :mod:`grader.sandbox.tree`). It
 builds the sandbox around the runner, drops every privilege, and stays alive as the
 sandbox's init to reap it. The plan (written by the grader, never visible inside)
 says which of these the machine allows; each is applied when asked for:
@@ -41,6 +42,12 @@ import stat
 import struct
 import sys
 import time
+
+try:  # (imported as part of the grader)
+    from grader.sandbox.tree import alive, descendants, kill_until_gone, parent_pid
+except ImportError:  # (run by path, python -I -S launcher.py: its sibling)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from tree import alive, descendants, kill_until_gone, parent_pid
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -386,24 +393,6 @@ def _threads(proc: str, pid: int) -> int | None:
     return None
 
 
-def stat_fields(proc: str, pid: int) -> list[str] | None:
-    """The fields of ``proc/pid/stat`` after the command name (state first, then the
-    parent pid), or None if the process is gone."""
-    try:
-        with open(f"{proc}/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def parent_pid(proc: str, pid: int) -> int | None:
-    fields = stat_fields(proc, pid)
-    try:
-        return int(fields[1]) if fields else None
-    except (ValueError, IndexError):
-        return None
-
-
 # --- the runner ---------------------------------------------------------------------------
 
 def _own_cpu_share() -> None:
@@ -604,23 +593,18 @@ class Watch:
 
     def stop_all(self, spare: int) -> None:
         """Kill every process of the sandbox but init and ``spare`` (a session's server,
-        which never runs student code), again and again while a fork bomb still forks."""
+        which never runs student code), again and again while a fork bomb still forks.
+        (The dead turn into zombies, which init's loop reaps.)"""
         me = os.getpid()
-        for _ in range(200):
+
+        def victims() -> list[int]:
             try:
                 pids = [int(e) for e in os.listdir(self.proc) if e.isdigit()]
             except OSError:
-                return
-            victims = [p for p in pids if p not in (me, spare)
-                       and (stat_fields(self.proc, p) or ["Z"])[0] != "Z"]
-            if not victims:
-                return
-            for pid in victims:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.001)  # (the dead turn into zombies, which init's loop reaps)
+                return []
+            return [p for p in pids if p not in (me, spare) and alive(self.proc, p)]
+
+        kill_until_gone(victims, limit=2.0)
 
 
 def _close_runners_fds(plan: dict) -> None:
@@ -645,48 +629,11 @@ def _kill_all(plan: dict, runner: int) -> None:
         kill_descendants()
 
 
-def descendants(pid: int, proc: str = "/proc") -> list[int]:
-    """Every live (not zombie) process below ``pid``: the children of each of its threads,
-    recursively. Under a child subreaper nothing started below it can leave this tree:
-    orphans, ``setsid`` daemons and double forks are re-parented to the subreaper."""
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            tasks = os.listdir(f"{proc}/{parent}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"{proc}/{parent}/task/{task}/children") as f:
-                    children = [int(c) for c in f.read().split()]
-            except (OSError, ValueError):
-                continue
-            for child in children:
-                fields = stat_fields(proc, child)
-                if child not in found and fields is not None and fields[0] != "Z":
-                    found.append(child)
-                    todo.append(child)
-    return found
-
-
 def kill_descendants(limit: float = 10.0) -> bool:
     """The subreaper level (no PID namespace, no uid of its own): SIGKILL everything below
-    this process, reaping as it goes, until nothing is left (a process forked during one
-    sweep is found by the next). False if something is left after ``limit`` seconds."""
-    end = time.monotonic() + limit
-    while True:
-        found = descendants(os.getpid())
-        if not found:
-            return True
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.001)
+    this process, reaping as it goes, until nothing is left. False if something is left
+    after ``limit`` seconds."""
+    return kill_until_gone(lambda: descendants(os.getpid()), limit)
 
 
 def enter_user_namespace(flags: int) -> None:

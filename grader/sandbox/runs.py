@@ -1,24 +1,26 @@
-"""The trust boundary: run student code in a separate, limited, killable process tree.
+"""A check in a sandbox: :func:`run` (a sandbox of its own) or a :class:`Session` (one
+sandbox serving many checks of one submission, a process forked per check).
 
 ::
 
     grader (trusted: pytest + hidden suite)       sandbox (untrusted)
-    run(scenario, submission, start_method) ───▶  python -I -S grader/inside/main.py spec
+    run(scenario, submission, start_method) ───▶  python -I -S /kit/grader/inside/main.py
     Run(status, data, records, stdout tail) ◀───  result.json + probe records (plain JSON)
 
-Guarantees of :func:`run`:
+Guarantees:
 
-* the student's module is imported only in the sandbox process (and its children), never
-  here; what comes back is parsed as JSON data, never unpickled, and student stdout/stderr
-  go to files whose size is capped (``RLIMIT_FSIZE``) and which are never parsed for verdicts;
-* the sandbox runs in its own session and process group, in a PID namespace where the
-  machine allows it (``unshare --pid --fork --kill-child``): when its first process ends,
-  the kernel kills every process it left behind, ``setsid`` daemons included; without a
-  namespace every process carrying the sandbox's token in its environment is killed;
-* a wall-time limit (the runner's own deadline plus a grace period), limits on CPU time,
-  address space and file size; nothing of the sandbox survives :func:`run`;
-* the working directory is a fresh scratch folder; the submission is copied there, so a
-  submission's ``conftest.py``, ``pytest.ini`` or ``pytest.py`` never reaches pytest.
+* the student's module is imported only in the sandbox's processes, never here; what comes
+  back is parsed as JSON data, never unpickled, and the student's stdout and stderr go to
+  files whose size is capped (``RLIMIT_FSIZE``) and which are never parsed for verdicts;
+* the sandbox is the one :mod:`grader.sandbox.detect` finds (see ``python -m grader
+  doctor``): in full, a uid of its own (root) or a user namespace of its own (without
+  root), mount, PID, network, IPC and UTS namespaces and a private root that holds only
+  the interpreter, the grader's ``inside`` package and the submission (read-only);
+* a wall-time limit (the check's deadline plus :data:`GRACE`) that the sandbox's init
+  enforces, with a backstop here; nothing of the sandbox survives the check (its PID
+  namespace, cgroup or subreaper init; an environment token at the weakest level);
+* the submission's top-level Python files are copied into a scratch folder of the
+  grader's: its ``conftest.py``, ``pytest.ini`` or ``pytest.py`` never reach pytest.
 """
 
 from __future__ import annotations
@@ -39,24 +41,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.confine import KILLED_AT_LIMIT, parent_pid, stat_fields
 from grader.inside.runner import collect, tail
-from grader.isolation import (
+from grader.sandbox.detect import Isolation, detect
+from grader.sandbox.launcher import KILLED_AT_LIMIT
+from grader.sandbox.plan import build_plan, launch_command, sandbox_python
+from grader.sandbox.resources import (
     MEMORY_FLAG,
     PROCESSES_FLAG,
     TASKS_MAX,
     Cgroup,
-    Isolation,
     UidSlot,
-    build_plan,
-    confine_command,
-    detect,
     own_scratch,
-    sandbox_python,
-    wait,
 )
+from grader.sandbox.tree import kill_until_gone, parent_pid, stat_fields, wait
 
-MAIN = Path(__file__).resolve().parent / "inside" / "main.py"
+MAIN = Path(__file__).resolve().parent.parent / "inside" / "main.py"
 OUTPUT_LIMIT = 8 * 1024 * 1024
 DEFAULT_LIMITS = {
     "RLIMIT_CPU": 120,
@@ -111,7 +110,7 @@ class Run:
 
 
 def isolation(fresh: bool = False) -> Isolation:
-    """What this machine allows (see :mod:`grader.isolation`)."""
+    """What this machine allows (see :mod:`grader.sandbox.detect`)."""
     return detect(fresh)
 
 
@@ -128,25 +127,21 @@ def kill_marked(name: str, value: str) -> None:
     """Kill every process whose environment has ``name=value`` (the fallback reaper)."""
     needle = f"{name}={value}".encode()
     spare = _ancestors()
-    for _ in range(3):
-        found = False
+
+    def marked() -> list[int]:
+        found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) in spare:
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
-                    env = f.read()
+                    if needle in f.read().split(b"\0"):
+                        found.append(int(entry))
             except OSError:
                 continue
-            if needle in env.split(b"\0"):
-                found = True
-                try:
-                    os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass
-        if not found:
-            return
-        time.sleep(0.05)
+        return found
+
+    kill_until_gone(marked, limit=0.15, pause=0.05)
 
 
 def copy_submission(submission: Path, dest: Path) -> None:
@@ -223,7 +218,7 @@ def skipped(scenario: str, start_method: str | None, why: str,
 
 class _Jail:
     """One sandbox's resources on the trusted side: scratch folder (the submission copied
-    in), uid, cgroup, and the launch of :mod:`grader.confine` (or of the bare runner where
+    in), uid, cgroup, and the launch of :mod:`grader.sandbox.launcher` (or of the bare runner where
     the machine gives no confinement)."""
 
     def __init__(self, submission: Path, workdir: Path | None = None,
@@ -243,7 +238,7 @@ class _Jail:
             raise
         self.uid = self.slot.uid if self.slot else None
         scratch = self.scratch
-        if self.iso.root:  # the sandbox sees its own file system (see grader.confine)
+        if self.iso.root:  # the sandbox sees its own file system (see grader.sandbox.launcher)
             self.where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
                           "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
                           "spec": "/kit/spec.json"}
@@ -314,7 +309,7 @@ class _Jail:
                 runner_fds=pass_fds,
             )
             plan["serves"] = serves
-            cmd = confine_command(plan, scratch)
+            cmd = launch_command(plan, scratch)
         else:
             cmd = argv
         if not iso.root:
@@ -454,7 +449,7 @@ def run(
         if cancel is not None:
             cancel.bind(jail.kill_now)
         try:
-            # confine enforces ``wall`` itself; this is the backstop if even that fails.
+            # The launcher enforces ``wall`` itself; this is the backstop if even that fails.
             exit_code: int | None = wait(jail.proc, wall + (10 * GRACE if iso.confined else 0))
             killed = exit_code == KILLED_AT_LIMIT and iso.confined
         except subprocess.TimeoutExpired:
@@ -519,7 +514,7 @@ class Session:
 
     def use(self, submission: Path, module: str) -> None:
         """Serve another submission from the next check on (the class-wide pool,
-        :mod:`grader.pool`). Called between checks, when the server has killed everything
+        :mod:`grader.sandbox.pool`). Called between checks, when the server has killed everything
         of the previous check and emptied the private folders: the submission's files in
         the scratch folder are replaced in place (the sandbox has that folder mounted
         read-only as ``/sandbox/submission``), so nothing of the previous student is left

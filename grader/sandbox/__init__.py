@@ -1,0 +1,44 @@
+"""The trust boundary: student code runs only here, in separate, limited, killable
+process trees, and comes back as plain data.
+
+One public interface (everything else in this package is its inside):
+
+* run a check: :func:`run` (a sandbox of its own), :class:`Session` (one sandbox serving
+  many checks of a submission), :class:`Cancel`, the result :class:`Run`, :func:`skipped`;
+* the class's pool of warm sandboxes: :mod:`grader.sandbox.pool` (``Pool``, ``Client``);
+* what this machine allows: :func:`isolation` (detected once, then inherited),
+  :class:`Isolation`, :func:`force_isolation`, :func:`doctor`;
+* the limits of one sandbox (:data:`TASKS_MAX`, :data:`MEMORY_MAX`, :data:`PROCESS_MAX`,
+  :data:`DEFAULT_LIMITS`, :data:`GRACE`) and the grader's scratch folders
+  (:func:`own_scratch`, :func:`kill_marked`).
+
+Inside, by process: :mod:`~grader.sandbox.launcher` is the trusted launcher and init of
+each sandbox (run by path: standard library only, with :mod:`~grader.sandbox.tree`);
+:mod:`~grader.sandbox.detect` probes the machine, :mod:`~grader.sandbox.plan` writes what
+the launcher carries out, :mod:`~grader.sandbox.resources` holds uids, cgroups and
+scratch folders, :mod:`~grader.sandbox.runs` runs checks; all of these run in the
+trusted grading processes.
+"""
+
+from grader.sandbox.detect import Isolation
+from grader.sandbox.detect import force as force_isolation
+from grader.sandbox.doctor import doctor
+from grader.sandbox.resources import MEMORY_MAX, PROCESS_MAX, TASKS_MAX, own_scratch
+from grader.sandbox.runs import (
+    DEFAULT_LIMITS,
+    GRACE,
+    Cancel,
+    Run,
+    Session,
+    isolation,
+    kill_marked,
+    run,
+    sessions_enabled,
+    skipped,
+)
+
+__all__ = [
+    "DEFAULT_LIMITS", "GRACE", "MEMORY_MAX", "PROCESS_MAX", "TASKS_MAX", "Cancel",
+    "Isolation", "Run", "Session", "doctor", "force_isolation", "isolation", "kill_marked",
+    "own_scratch", "run", "sessions_enabled", "skipped",
+]

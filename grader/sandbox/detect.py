@@ -1,0 +1,301 @@
+"""What this machine lets the sandbox use, and the per-sandbox resources (uid, cgroups).
+
+:func:`detect` tries the strongest confinement first, by really launching
+:mod:`grader.sandbox.launcher` with it, and falls back one feature at a time:
+
+========  ==========================================================================
+feature   what it buys
+========  ==========================================================================
+uid       the student runs as a uid of its own (one per concurrent sandbox): it cannot
+          signal or read the grader, and ``RLIMIT_NPROC`` bounds its processes
+mount     a new root with only the interpreter, the submission and private ``/tmp``:
+          hidden suites, solutions, other students and the output folder are absent
+pid       a PID namespace: when the sandbox's init ends, the kernel kills the rest
+net       a network namespace with no interface but a down loopback: no network
+ipc/uts   private System V IPC and host name
+cgroup    pids, memory and CPU-share limits for the whole sandbox, and a kill that
+          reaches every process in it (``cgroup.kill`` on v2, the member list on v1)
+========  ==========================================================================
+
+Without root none of these is available. The launcher's init is then a child subreaper
+(``subreaper``): nothing a check starts can leave the tree below it, and init kills that
+tree when the check ends. Where even that fails, the sandbox runs in its own session and
+process group and is reaped by an environment token (the weakest level; ``doctor`` says
+so). The result is cached for the process and handed to child processes in
+``KIT_ISOLATION`` so that a class is probed once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader.sandbox.plan import build_plan, launch_command, sandbox_python
+from grader.sandbox.resources import (
+    Cgroup,
+    UidSlot,
+    cgroup_version,
+    own_scratch,
+    sweep_stale_cgroups,
+    sweep_stale_scratch,
+)
+from grader.sandbox.tree import wait
+
+NAMESPACES = ("mount", "pid", "net", "ipc", "uts")
+ENV = "KIT_ISOLATION"
+
+
+@dataclass(frozen=True)
+class Isolation:
+    uid: bool = False
+    namespaces: tuple[str, ...] = ()
+    root: bool = False
+    cgroup: str | None = None  # "v1" or "v2"
+    missing: tuple[str, ...] = field(default=())
+    cgroup_limits: bool = True  # False: the cgroup can kill, but no controller limits it
+    # Without root: the launcher's init is a child subreaper that kills every descendant.
+    subreaper: bool = False
+    # Without root: the namespaces belong to a user namespace of the sandbox's own.
+    userns: bool = False
+    # Why each missing feature is missing, as the probe found it (feature -> cause).
+    causes: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def confined(self) -> bool:
+        """Whether sandboxes go through the launcher (:mod:`grader.sandbox.launcher`)."""
+        return self.uid or bool(self.namespaces) or self.subreaper
+
+    @property
+    def separated(self) -> bool:
+        """Whether student code runs apart from the grader: its own uid (root), or its own
+        user namespace (without root)."""
+        return self.uid or self.userns
+
+    @property
+    def full(self) -> bool:
+        """The isolation a grade can be trusted with: separated from the grader, in every
+        namespace, on a private root file system (hidden suites, solutions, other
+        students and reports are not there), bounded in processes and memory."""
+        return self.separated and self.root and set(NAMESPACES) <= set(self.namespaces)
+
+    @property
+    def sessions(self) -> bool:
+        """Whether one sandbox may serve many checks: ``kill(-1)`` inside it must reach
+        exactly the student's processes (own uid or user namespace, own PID namespace,
+        own root)."""
+        return self.separated and self.root and "pid" in self.namespaces
+
+    def weakness(self) -> str:
+        """Empty for the full sandbox; else what student code could do here and why (for
+        the refusal, and the warning in every report when an instructor grades anyway)."""
+        if self.full:
+            return ""
+        harms = []
+        if not self.root:
+            harms.append("read the hidden suites, the solutions, other students' files and "
+                         "the reports, and write wherever the grader's user may")
+        if not self.separated:
+            harms.append("signal or trace the grader")
+        if "pid" not in self.namespaces and not self.subreaper:
+            harms.append("leave processes running after grading")
+        if "net" not in self.namespaces:
+            harms.append("use the network")
+        if not harms:
+            harms.append("reach beyond its sandbox")
+        return ("student code could " + "; ".join(harms) + ". Missing: "
+                + "; ".join(f"{m} ({self.causes[m]})" if self.causes.get(m) else m
+                            for m in self.missing or ("namespaces",)) + ".")
+
+    def advice(self) -> str:
+        """What an instructor can do to get the full sandbox here."""
+        if sys.platform != "linux":
+            return "grade on Linux (a VM or a container of your own is fine)."
+        if os.geteuid() != 0:
+            return ("allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0; "
+                    "on Debian's older kernels kernel.unprivileged_userns_clone=1; on Ubuntu "
+                    "23.10+ kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor "
+                    "profile that allows userns for this Python), or run the grader as root.")
+        return ("in a container, give it CAP_SYS_ADMIN and a seccomp profile that allows "
+                "unshare (docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined), "
+                "or grade on a Linux machine or VM as root or an ordinary user.")
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    def summary(self) -> str:
+        """One line for an instructor (results.json ``output``, ``doctor``)."""
+        if not self.confined:
+            return ("sandbox: process group only (no uid or user namespace of its own, no "
+                    "namespaces; see `python -m grader doctor`)")
+        if not self.uid and not self.namespaces:
+            return ("sandbox: a subreaper init that kills every process a check started "
+                    "(no uid or user namespace of its own, no namespaces; see `python -m "
+                    "grader doctor`)")
+        parts = []
+        if self.uid:
+            parts.append("own uid per sandbox")
+        if self.userns:
+            parts.append("own user namespace (rootless)")
+        if self.namespaces:
+            parts.append("namespaces: " + ", ".join(self.namespaces))
+        if self.root:
+            parts.append("private root file system")
+        if self.cgroup:
+            parts.append(f"cgroup {self.cgroup} limits" if self.cgroup_limits else
+                         f"cgroup {self.cgroup} (kill only: no pids/memory controller)")
+        elif self.userns:
+            parts.append("limits from rlimits and init's watch")
+        text = "sandbox: " + "; ".join(parts)
+        if self.missing:
+            text += " (missing: " + "; ".join(self.missing) + ")"
+        return text
+
+
+def trial(iso: Isolation) -> tuple[bool, str]:
+    """Launch confine with ``iso`` on ``pass``-like work in the sandbox's interpreter:
+    (whether the runner ran, why not: the launcher's or the interpreter's own words)."""
+    scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
+    own_scratch(scratch)
+    slot = None
+    cg = None
+    try:
+        if iso.uid:
+            slot = UidSlot.claim()
+        if iso.cgroup:
+            cg = Cgroup.create(iso.cgroup)
+        plan = build_plan(
+            iso, scratch, argv=[sandbox_python(), "-I", "-S", "-c", "pass"],
+            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
+            uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
+            extra_ro=[], files={}, tmpfs=[], copy_out=None,
+        )
+        with open(scratch / "stderr", "wb") as err:
+            proc = subprocess.Popen(launch_command(plan, scratch), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            code = wait(proc, 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return False, "the trial sandbox did not end within 30 s"
+        if code == 0:
+            return True, ""
+        words = (scratch / "stderr").read_bytes()[-2000:].decode(errors="replace")
+        lines = [w.strip() for w in words.splitlines() if w.strip()]
+        return False, (lines[-1] if lines else f"the trial sandbox exited {code}")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, str(exc)
+    finally:
+        if cg is not None:
+            cg.destroy()
+        if slot is not None:
+            slot.release()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _detect() -> Isolation:
+    if sys.platform != "linux":
+        return Isolation(missing=("Linux",), causes={"Linux": f"this is {sys.platform}"})
+    sweep_stale_scratch()
+    if os.geteuid() != 0:
+        return _detect_rootless()
+    missing: list[str] = []
+    causes: dict[str, str] = {}
+    sweep_stale_cgroups()
+    cgroup, limits = cgroup_version()
+    if cgroup is None:
+        missing.append("writable cgroups (pids, memory, cpu limits)")
+    elif not limits:
+        missing.append(f"cgroup {cgroup} controllers for pids and memory (delegate them to "
+                       f"the grader's cgroup)")
+    full = Isolation(uid=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
+                     cgroup_limits=limits)
+    ok, why = trial(full)
+    if ok:
+        return Isolation(**{**asdict(full), "missing": tuple(missing)})
+    causes["full sandbox"] = why
+    if cgroup:
+        ok, why = trial(Isolation(uid=True, namespaces=NAMESPACES, root=True))
+        if ok:
+            return Isolation(uid=True, namespaces=NAMESPACES, root=True,
+                             missing=(*missing, "cgroups refused a sandbox"),
+                             causes={"cgroups refused a sandbox": causes["full sandbox"]})
+    usable = []
+    for ns in NAMESPACES:
+        ok, why = trial(Isolation(uid=True, namespaces=(ns,)))
+        if ok:
+            usable.append(ns)
+        else:
+            missing.append(f"{ns} namespace")
+            causes[f"{ns} namespace"] = why
+    root = False
+    if "mount" in usable:
+        root, why = trial(Isolation(uid=True, namespaces=("mount",), root=True))
+    if not root:
+        missing.append("private root file system")
+        causes["private root file system"] = why
+    uid, why = trial(Isolation(uid=True))
+    if not uid:
+        missing.append("setuid")
+        causes["setuid"] = why
+    if not uid and not usable:
+        reaper, why = trial(Isolation(subreaper=True))
+        if not reaper:
+            missing.append("a child subreaper")
+            causes["a child subreaper"] = why
+        return Isolation(subreaper=reaper, missing=tuple(missing), causes=causes)
+    return Isolation(uid=uid, namespaces=tuple(usable), root=root, missing=tuple(missing),
+                     causes=causes)
+
+
+def _detect_rootless() -> Isolation:
+    """Without root: a user namespace with every other namespace and a private root, with
+    a cgroup where one is delegated to this user; else the subreaper level."""
+    cgroup, limits = cgroup_version()
+    full = Isolation(userns=True, namespaces=NAMESPACES, root=True, cgroup=cgroup,
+                     cgroup_limits=limits)
+    ok, why = trial(full)
+    if ok:
+        return full
+    causes = {"user namespaces": why}
+    missing = ("user namespaces (namespaces and a private root without root)",)
+    reaper, why = trial(Isolation(subreaper=True))
+    if reaper:
+        return Isolation(subreaper=True, missing=missing, causes=causes)
+    return Isolation(missing=(*missing, "a child subreaper"),
+                     causes={**causes, "a child subreaper": why})
+
+
+_detected: Isolation | None = None
+
+
+def force(iso: Isolation | None) -> None:
+    """Use ``iso`` from now on in this process, as if detected (None: detect again). For
+    the kit's tests and benchmarks, which compare levels on one machine."""
+    global _detected
+    _detected = iso
+
+
+def detect(fresh: bool = False) -> Isolation:
+    """The strongest isolation this machine allows (probed once, then inherited)."""
+    global _detected
+    if _detected is not None and not fresh:
+        return _detected
+    cached = None if fresh else os.environ.get(ENV)
+    if cached:
+        try:
+            data = json.loads(cached)
+            data["namespaces"] = tuple(data["namespaces"])
+            data["missing"] = tuple(data["missing"])
+            data["causes"] = dict(data.get("causes") or {})
+            _detected = Isolation(**data)
+            return _detected
+        except (ValueError, TypeError, KeyError):
+            pass
+    _detected = _detect()
+    return _detected
