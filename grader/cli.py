@@ -235,7 +235,8 @@ class Progress:
         status = (report.fraction(result.score, result.max_score)
                   if not result.kit_errors else "KIT ERROR")
         if not self.tty:
-            print(f"[{self.count}/{self.total}] {self.name} {result.student}: {status} "
+            print(f"[{self.count}/{self.total}] {self.name} "
+                  f"{report.clean(result.student, one_line=True)}: {status} "
                   f"({result.execution_time:.1f} s)", file=self.stream, flush=True)
             return
         spent = time.monotonic() - self.started

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,74 @@ class StudentResult:
                 total += b - max(a, reach)
                 reach = b
         return total
+
+
+# --- student text in reports --------------------------------------------------------------
+#
+# Whatever a student's code controls (exception messages and explanations in a check's
+# output, thread and process names in timelines, file names in a note, the student id,
+# which is a folder name) reaches reports other people read: the class summary, the
+# table on the instructor's terminal. None of it may add structure there (a heading, a
+# link, HTML, a fake score) or drive the terminal, so every piece passes :func:`clean`,
+# then html.escape in HTML, and in markdown :func:`md_fence` (blocks) or :func:`md_inline`
+# (within a line). results.json keeps the text as it was (JSON escapes it; tools read it);
+# grades.csv has the cleaned ids (the csv module quotes the rest).
+
+# ANSI escape sequences: CSI (7- and 8-bit) up to its final byte; OSC, DCS, SOS, PM and
+# APC strings up to BEL or ST (a string that another ESC or introducer interrupts is not
+# one: its introducer goes, its text stays, and no input makes the search quadratic); any
+# other ESC sequence (intermediates, then a final byte).
+_ANSI = re.compile(r"""
+    (?:\x1b\[|\x9b) [0-?]* [ -/]* [@-~]
+  | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]) [^\x07\x1b\x90\x98\x9c-\x9f]* (?:\x07|\x1b\\|\x9c)
+  | \x1b [ -/]* [0-~]
+""", re.VERBOSE)
+# C0 but newline and tab, DEL, C1; and the bidirectional controls, which reorder what a
+# terminal or browser shows after them (a score in the same table row, say).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                      r"\u2066-\u2069]")
+# Lone surrogates: a folder name that is not UTF-8 (os.fsdecode's surrogateescape); no
+# encoder can write them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Characters with a meaning inside a line of markdown (CommonMark, GFM and common
+# extensions): code, emphasis, links and images, HTML and entities, strikethrough, table
+# cells, math, attributes, a heading's closing #s.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]<>#!|~&$^])")
+# At the start of a line, any punctuation may start a block (- + * = list items, setext
+# underlines, thematic breaks; : definitions...): escaped there too.
+_MD_LEADING = set(string.punctuation) - {"\\"}
+
+
+def clean(text: str, one_line: bool = False) -> str:
+    """``text`` without ANSI escape sequences, control characters (C0 but newline and tab,
+    DEL, C1) or bidirectional controls; carriage returns and Unicode line separators
+    become newlines, lone surrogates U+FFFD. ``one_line``: newlines and tabs become
+    spaces too. What is left shows as itself on a terminal and encodes as UTF-8."""
+    text = _ANSI.sub("", str(text))
+    text = text.replace("\r\n", "\n").translate({0x0D: "\n", 0x2028: "\n", 0x2029: "\n"})
+    text = _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    return text.translate({0x0A: " ", 0x09: " "}) if one_line else text
+
+
+def md_fence(text: str, info: str = "text") -> str:
+    """``text`` (cleaned) as a fenced markdown code block that it cannot close: the fence
+    is a run of backticks longer than any in the text (at least three), so everything in
+    it, headings, HTML, links, other fences, shows as the text it is."""
+    text = clean(text)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
+
+
+def md_inline(text: str) -> str:
+    """``text`` (cleaned, on one line) safe anywhere in a line of markdown, its start
+    included: every character with a meaning within a line is backslash-escaped, and so
+    is whatever would start a block at the start of a line (leading spaces are dropped).
+    It renders as the text it is; it never starts a heading, a list, a link or HTML."""
+    text = _MD_INLINE.sub(r"\\\1", clean(text, one_line=True).lstrip())
+    if text and text[0] in _MD_LEADING:
+        return "\\" + text
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1." or "1)": an ordered list
 
 
 def _num(x: float) -> float | int:
@@ -93,8 +163,14 @@ def write_student(out_dir: Path, result: StudentResult, header: str) -> Path:
     folder = out_dir / result.student
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "results.json"
-    path.write_text(json.dumps(results_json(result, header), indent=2) + "\n")
+    _write(path, json.dumps(results_json(result, header), indent=2) + "\n")
     return path
+
+
+def _write(path: Path, text: str) -> None:
+    # UTF-8 whatever the locale (the HTML says so); "replace": a lone surrogate (a student
+    # id that is not UTF-8) never stops a report from being written.
+    path.write_text(text, encoding="utf-8", errors="replace")
 
 
 def write_csv(out_dir: Path, results: list[StudentResult]) -> Path:
@@ -104,25 +180,30 @@ def write_csv(out_dir: Path, results: list[StudentResult]) -> Path:
             if c["id"] not in ids:
                 ids.append(c["id"])
     path = out_dir / "grades.csv"
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="replace") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "score", "max_score", *ids])
         for r in sorted(results, key=lambda r: r.student):
             by_id = {c["id"]: c for c in r.checks}
-            writer.writerow([r.student, _num(r.score), _num(r.max_score),
+            writer.writerow([clean(r.student, one_line=True), _num(r.score),
+                             _num(r.max_score),
                              *(_num(by_id[i]["max_score"] if by_id[i]["passed"] else 0)
                                if i in by_id else "" for i in ids)])
     return path
 
 
 def table(assignment: str, results: list[StudentResult], warning: str = "") -> str:
-    width = max([len("student"), *(len(r.student) for r in results)])
+    """The score table printed on the instructor's terminal: one row per student (ids
+    cleaned, one line each: they cannot break a row or drive the terminal)."""
+    rows = [(clean(r.student, one_line=True), r) for r in sorted(results,
+                                                                  key=lambda r: r.student)]
+    width = max([len("student"), *(len(name) for name, _ in rows)])
     lines = [f"{assignment}", *([f"  {warning}"] if warning else []),
              f"  {'student':<{width}}  {'score':>7}  lost checks"]
-    for r in sorted(results, key=lambda r: r.student):
+    for name, r in rows:
         score = fraction(r.score, r.max_score)
         lost = ", ".join(r.lost()) or "-"
-        lines.append(f"  {r.student:<{width}}  {score:>7}  {lost}")
+        lines.append(f"  {name:<{width}}  {score:>7}  {lost}")
     return "\n".join(lines)
 
 
@@ -134,9 +215,11 @@ def _timelines(result: StudentResult) -> list[tuple[dict[str, Any], dict[str, An
 
 
 def timeline_text(t: dict[str, Any], width: int = 48) -> list[str]:
-    """A timeline as text: one row per lane, ``#`` where a bar covers the time."""
+    """A timeline as text: one row per lane, ``#`` where a bar covers the time. Lanes are
+    named by the student's code (thread and process names): cleaned, one line each; the
+    caller still fences the rows (:func:`md_fence`)."""
     end = max(b["end"] for b in t["bars"]) or 1e-9
-    pad = max(len(lane) for lane in t["lanes"])
+    pad = max(len(clean(lane, one_line=True)) for lane in t["lanes"])
     rows = []
     for lane in t["lanes"]:
         cells = [" "] * width
@@ -147,14 +230,17 @@ def timeline_text(t: dict[str, Any], width: int = 48) -> list[str]:
                 a = min(width - 1, int(b["start"] / end * width))
                 z = max(a + 1, min(width, int(b["end"] / end * width)))
                 cells[a:z] = "#" * (z - a)
-        rows.append(f"{lane:<{pad}} |{''.join(cells)}|")
+        rows.append(f"{clean(lane, one_line=True):<{pad}} |{''.join(cells)}|")
     rows.append(f"{'':<{pad}}  0 s{'':>{width - 10}}{end:6.2f} s")
     return rows
 
 
 def timeline_svg(t: dict[str, Any]) -> str:
-    """A timeline as an inline SVG picture (lanes down, time across)."""
-    e = html.escape
+    """A timeline as an inline SVG picture (lanes down, time across); every text in it
+    cleaned and escaped (lanes and labels come from the student's code)."""
+    def e(text: str) -> str:
+        return html.escape(clean(text, one_line=True))
+
     end = max(b["end"] for b in t["bars"]) or 1e-9
     label_w, plot_w, row_h = 190, 480, 22
     height = row_h * len(t["lanes"]) + 24
@@ -180,11 +266,13 @@ def timeline_svg(t: dict[str, Any]) -> str:
 
 
 def feedback_md(assignment: str, result: StudentResult) -> str:
-    """What the student reads: every lost check with its explanation, then what passed."""
-    lines = [f"# {assignment}: feedback for {result.student}", "",
+    """What the student reads: every lost check with its explanation, then what passed.
+    Student text cannot restructure it: explanations and timelines are fenced
+    (:func:`md_fence`), the student id and the note escaped (:func:`md_inline`)."""
+    lines = [f"# {assignment}: feedback for {md_inline(result.student)}", "",
              f"**Score: {fraction(result.score, result.max_score)}**", ""]
     if result.note:
-        lines += [result.note, ""]
+        lines += [md_inline(result.note), ""]
     if result.kit_errors:
         lines += ["The grader could not grade this submission; your instructor has been "
                   "told. This is not your fault.", ""]
@@ -194,7 +282,7 @@ def feedback_md(assignment: str, result: StudentResult) -> str:
         lines += [f"## Lost points ({len(lost)} of {len(result.checks)} checks)", ""]
         for c in lost:
             lines += [f"### {c['name']} (0/{_num(c['max_score'])})", ""]
-            lines += ["```text", c["output"].rstrip() or "(no explanation)", "```", ""]
+            lines += [md_fence(clean(c["output"]).rstrip() or "(no explanation)"), ""]
     elif result.checks:
         lines += ["Every check passed.", ""]
     if passed:
@@ -206,8 +294,8 @@ def feedback_md(assignment: str, result: StudentResult) -> str:
     if pictures:
         lines += ["## What your program did", ""]
         for c, t in pictures:
-            lines += [f"{c['name']}: {t['title']}.", "", "```text", *timeline_text(t), "```",
-                      ""]
+            lines += [f"{c['name']}: {clean(t['title'], one_line=True)}.", "",
+                      md_fence("\n".join(timeline_text(t))), ""]
     return "\n".join(lines)
 
 
@@ -223,11 +311,13 @@ def _html_page(title: str, body: str) -> str:
 
 
 def feedback_html(assignment: str, result: StudentResult) -> str:
+    """feedback_md as a page; every student text cleaned, then escaped."""
     e = html.escape
-    parts = [f"<h1>{e(assignment)}: feedback for {e(result.student)}</h1>",
+    student = clean(result.student, one_line=True)
+    parts = [f"<h1>{e(assignment)}: feedback for {e(student)}</h1>",
              f"<p><strong>Score: {fraction(result.score, result.max_score)}</strong></p>"]
     if result.note:
-        parts.append(f"<p>{e(result.note)}</p>")
+        parts.append(f"<p>{e(clean(result.note))}</p>")
     if result.kit_errors:
         parts.append("<p>The grader could not grade this submission; your instructor has "
                      "been told. This is not your fault.</p>")
@@ -236,7 +326,7 @@ def feedback_html(assignment: str, result: StudentResult) -> str:
         parts.append(f"<h2>Lost points ({len(lost)} of {len(result.checks)} checks)</h2>")
         for c in lost:
             parts.append(f"<h3 class=\"lost\">{e(c['name'])} (0/{_num(c['max_score'])})</h3>"
-                         f"<pre>{e(c['output'].rstrip() or '(no explanation)')}</pre>")
+                         f"<pre>{e(clean(c['output']).rstrip() or '(no explanation)')}</pre>")
     elif result.checks:
         parts.append("<p class=\"ok\">Every check passed.</p>")
     passed = [c for c in result.checks if c["passed"]]
@@ -248,15 +338,16 @@ def feedback_html(assignment: str, result: StudentResult) -> str:
     if pictures:
         parts.append("<h2>What your program did</h2>")
         for c, t in pictures:
-            parts.append(f"<p>{e(c['name'])}: {e(t['title'])}.</p>{timeline_svg(t)}")
-    return _html_page(f"{assignment}: {result.student}", "\n".join(parts))
+            parts.append(f"<p>{e(c['name'])}: {e(clean(t['title'], one_line=True))}.</p>"
+                         f"{timeline_svg(t)}")
+    return _html_page(f"{assignment}: {student}", "\n".join(parts))
 
 
 def write_feedback(out_dir: Path, assignment: str, result: StudentResult) -> None:
     folder = out_dir / result.student
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "feedback.md").write_text(feedback_md(assignment, result))
-    (folder / "feedback.html").write_text(feedback_html(assignment, result))
+    _write(folder / "feedback.md", feedback_md(assignment, result))
+    _write(folder / "feedback.html", feedback_html(assignment, result))
 
 
 def _summary(results: list[StudentResult]) -> dict[str, Any]:
@@ -292,7 +383,7 @@ def summary_md(assignment: str, results: list[StudentResult], warning: str = "")
              f"{n} submissions graded; {s['full']} with full marks; mean "
              f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.", ""]
     if s["errors"]:
-        lines += [f"The kit could not grade: {', '.join(s['errors'])} (see their "
+        lines += [f"The kit could not grade: {', '.join(map(md_inline, s['errors']))} (see their "
                   "results.json).", ""]
     lines += ["## Scores", "", "| score | students | |", "|---:|---:|---|"]
     widest = max((c for _, c in s["histogram"]), default=1)
@@ -320,7 +411,7 @@ def summary_html(assignment: str, results: list[StudentResult], warning: str = "
              f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.</p>"]
     if s["errors"]:
         parts.append(f"<p class=\"lost\">The kit could not grade: "
-                     f"{e(', '.join(s['errors']))}.</p>")
+                     f"{e(', '.join(clean(x, one_line=True) for x in s['errors']))}.</p>")
     widest = max((c for _, c in s["histogram"]), default=1)
     rows = "".join(f"<tr><td>{_num(score)}</td><td>{count}</td><td><span class=\"bar\" "
                    f"style=\"width:{12 * count / widest:.2f}rem\"></span></td></tr>"
@@ -340,5 +431,5 @@ def summary_html(assignment: str, results: list[StudentResult], warning: str = "
 
 def write_summary(out_dir: Path, assignment: str, results: list[StudentResult],
                   warning: str = "") -> None:
-    (out_dir / "summary.md").write_text(summary_md(assignment, results, warning))
-    (out_dir / "summary.html").write_text(summary_html(assignment, results, warning))
+    _write(out_dir / "summary.md", summary_md(assignment, results, warning))
+    _write(out_dir / "summary.html", summary_html(assignment, results, warning))
