@@ -80,12 +80,13 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             text = log.read_text(errors="replace")[-3000:]
             return report.StudentResult(student, [], elapsed,
                                         kit_errors=[f"the hidden suite did not run:\n{text}"])
-        note = ""
-        module_file = submission / assignment.filename
-        if not module_file.is_file():
+        taken, left_out = sandbox.submission_files(submission)
+        notes = list(left_out)
+        if assignment.filename not in {p.name for p in taken}:
             found = sorted(p.name for p in submission.glob("*.py"))
-            note = (f"No {assignment.filename} in the submission"
-                    + (f" (found: {', '.join(found)})." if found else "."))
+            notes.insert(0, f"No {assignment.filename} in the submission"
+                         + (f" (found: {', '.join(found)})." if found else "."))
+        note = " ".join(notes)
         return report.StudentResult(student, checks, elapsed, note=note)
 
 
@@ -292,17 +293,22 @@ def require_sandbox(allow_weak: bool) -> None:
 
 
 def _submissions(paths: list[str]) -> list[Path]:
+    """The student folders, as given (a student's id is the folder's own name)."""
     out = []
     for p in paths:
         path = Path(p)
+        if path.is_symlink():
+            raise _usage_error(f"{p} is a symbolic link, not a student's folder: a link "
+                               f"would be graded as the folder it points to (another "
+                               f"student's?). Give the folder itself.")
         if not path.is_dir():
-            raise SystemExit(f"error: {p} is not a folder (give one folder per student)")
-        out.append(path.resolve())
+            raise _usage_error(f"{p} is not a folder (give one folder per student)")
+        out.append(path.absolute())
     names = [p.name for p in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SystemExit(f"error: two submissions share the student id {dupes[0]!r} "
-                         f"(the folder name is the student id)")
+        raise _usage_error(f"two submissions share the student id {dupes[0]!r} (the "
+                           f"folder name is the student id)")
     return out
 
 
@@ -331,7 +337,8 @@ def _class_submissions(folder: str) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise _usage_error(f"{folder} is not a folder (give a folder of student folders)")
-    found = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = sorted(p for p in root.iterdir()
+                   if (p.is_dir() or p.is_symlink()) and not p.name.startswith("."))
     if not found:
         raise _usage_error(f"{folder} holds no student folders")
     return _submissions([str(p) for p in found])

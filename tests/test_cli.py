@@ -62,9 +62,40 @@ def test_usage_errors_exit_nonzero_with_a_message(args):
 
 def test_missing_folder_is_a_usage_error(tmp_path):
     done = cli("grade", "thread_counter", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
-    assert done.returncode != 0
+    assert done.returncode == 2
     assert "not a folder" in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_linked_student_folder_is_refused(tmp_path):
+    """A link in a class folder would be graded as the folder it points to (another
+    student's work under this name): refused, and nothing is graded."""
+    klass = tmp_path / "class"
+    ann = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", klass, "ann")
+    (klass / "bob").symlink_to(ann)
+    done = cli("grade", "thread_counter", "--class", str(klass), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "bob is a symbolic link" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_odd_and_oversized_files_do_not_stop_the_class(tmp_path):
+    """A Python file whose name is not UTF-8 and one of 2 MiB: the student is graded on
+    the rest and told what was left out; the classmate after them is graded as usual."""
+    klass = tmp_path / "class"
+    ann = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", klass, "ann")
+    (ann / "big.py").write_text("# " + "x" * (2 << 20) + "\n")
+    with open(bytes(ann) + b"/caf\xe9.py", "w") as f:
+        f.write("X = 1\n")
+    copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", klass, "bob")
+    done = cli("grade", "thread_counter", "--class", str(klass), "--out", str(tmp_path / "o"),
+               "--jobs", "2", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = {s: json.loads((tmp_path / "o" / s / "results.json").read_text())
+               for s in ("ann", "bob")}
+    assert all(r["score"] == r["max_score"] == 10 for r in results.values()), results
+    assert "big.py (2,097,155 bytes) was left out" in results["ann"]["output"]
+    assert [r["student"] for r in read_csv(tmp_path / "o" / "grades.csv")] == ["ann", "bob"]
 
 
 def test_reports_follow_the_gradescope_schema(tmp_path):

@@ -89,7 +89,9 @@ def test_student_code_sees_only_its_own_sandbox(tmp_path):
     else:  # (rootless: this user's uid, in a user namespace of its own)
         assert seen["uid"] == seen["euid"] == os.geteuid()
     assert not seen["sees_repo"] and not seen["sees_suites"]
-    assert "work" not in seen["root_entries"] and "root" in seen["root_entries"]
+    # The interpreter's folder is there (/root for pyenv's, /usr for the system's); the
+    # kit's checkout is not (sees_repo).
+    assert Path(os.path.realpath(sys.base_prefix)).parts[1] in seen["root_entries"]
     assert seen["tmp"] == []  # a private /tmp, not the host's
     # Its own PID namespace: init (1), the runner and nothing of the host.
     assert seen["pids"][0] == 1 and len(seen["pids"]) < 10
@@ -547,3 +549,105 @@ def test_scratch_of_a_killed_grader_is_swept_and_live_ones_kept(tmp_path):
     fresh = Path(tempfile.mkdtemp(prefix="kit-warm-", dir=tmp_path))
     (fresh / resources.SCRATCH_OWNER).write_text(f"{proc.pid} 1")  # a gone owner
     assert resources.sweep_stale_scratch(tmp_path) == 0 and fresh.exists()
+
+
+PARK = (ROOT / "solutions" / "process_fanout" / "fanout.py").read_text() + '''
+
+_correct = fan_out
+
+
+def fan_out(n_processes, length=8):
+    """Park ~1200 connections at one of init's barriers (two processes, 600 each: the
+    student's own descriptor limit is the grader's), then return while they wait."""
+    import os, socket
+    if n_processes != 7:
+        return _correct(n_processes, length)
+    for _ in range(2):
+        if os.fork() == 0:
+            held = []
+            try:
+                for i in range(600):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(os.environ["KIT_WITNESS"])
+                    s.sendall(f"barrier flood 100000 60000 k{os.getpid()}x{i}\\n".encode())
+                    held.append(s)
+            finally:
+                os._exit(0 if len(held) == 600 else 1)
+    return [str(os.waitstatus_to_exitcode(os.wait()[1])) for _ in range(2)]
+'''
+
+
+@needs_sessions
+@pytest.mark.timeout(180)
+def test_connections_parked_at_a_barrier_cannot_exhaust_init(tmp_path):
+    """Under ``ulimit -n 1024`` (init inherits the grader's limit), a check parks 1200
+    connections at one of init's barriers and ends. Init holds no more than its
+    descriptors allow (the rest wait in the listener's backlog; init does not spin on
+    them), lets go of the callers that are gone, and the next check in the same sandbox,
+    a correct fan-out, gets its four calls through init's barrier."""
+    sub = student(tmp_path, PARK, "fanout")
+    script = tmp_path / "park.py"
+    script.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from grader import sandbox\n"
+        "flood = {'calls': [{'label': 'basic', 'n': 7, 'length': 5, 'deadline': 10}]}\n"
+        f"with sandbox.Session({str(sub)!r}, 'fanout') as s:\n"
+        "    run = s.run('fanout', start_method='fork', params=flood, deadline=10)\n"
+        "    print(run.status, run.data.get('value'))\n"
+        "    init = open(f'/proc/{s.jail.proc.pid}/task/{s.jail.proc.pid}/children').read()\n"
+        "    print(len(os.listdir(f'/proc/{int(init)}/fd')))\n"
+        f"    run = s.run('fanout', start_method='fork', params={FANOUT_4!r}, deadline=20)\n"
+        "    print(run.status, sorted(r['barrier'] for r in run.records), s.checks_served)\n")
+    done = subprocess.run(["bash", "-c", f"ulimit -n 1024 && {sys.executable} {script}"],
+                          capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stdout + done.stderr
+    flood, held, after = done.stdout.strip().splitlines()[-3:]
+    assert flood.startswith("ok"), flood
+    assert int(held) < 1000, held  # (init's own limit: 1024 descriptors)
+    assert after == "ok ['passed', 'passed', 'passed', 'passed'] 2", after
+
+
+KEYS = SOLUTION + '''
+
+_correct = run_workers
+
+
+def run_workers(n_threads=2000):
+    """Tell init 40,000 keys of 100 characters (what init logs for them: ~5 MB)."""
+    import os, socket
+    if n_threads != 7:
+        return _correct(n_threads)
+    for i in range(40_000):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(os.environ["KIT_WITNESS"])
+            s.sendall(f"{i:0100d}\\n".encode())
+            s.recv(16)
+    return 0
+'''
+
+
+@needs_sessions
+@pytest.mark.timeout(180)
+def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
+    """Init logs at most LOG_LIMIT bytes for one check (then it says so, once), the
+    grader keeps only the current check's keys, and the next check of the session is
+    witnessed as before."""
+    from grader.sandbox.launcher import Witness
+
+    sub = student(tmp_path, KEYS)
+    with sandbox.Session(sub, "counter") as session:
+        flood = session.run("counter_plain", params={"sizes": [7]}, deadline=60)
+        log = session.jail.scratch / "witness.jsonl"
+        size = log.stat().st_size
+        overflows = log.read_text().count('{"overflow": true}')
+        after = session.run("counter_overlap", params={"sizes": [50], "n": 3, "timeout": 15},
+                            deadline=30)
+        kept = len(session.jail.witness_log.seen)
+        assert session.checks_served == 2
+    assert flood.finished and flood.data["calls"][0]["value"] == 0, flood
+    assert Witness.LOG_LIMIT - 4096 < size < Witness.LOG_LIMIT + 4096
+    assert overflows == 1
+    assert after.finished and after.data["witness"]["state"] == "passed", after
+    assert after.pid is not None  # the next check's own process was witnessed
+    assert kept < 100  # (the flood's 40,000 keys are forgotten)

@@ -10,7 +10,8 @@ One public interface (everything else in this package is its inside):
   :class:`Isolation`, :func:`force_isolation`, :func:`doctor`;
 * the limits of one sandbox (:data:`TASKS_MAX`, :data:`MEMORY_MAX`, :data:`PROCESS_MAX`,
   :data:`DEFAULT_LIMITS`, :data:`GRACE`) and the grader's scratch folders
-  (:func:`own_scratch`, :func:`kill_marked`).
+  (:func:`own_scratch`, :func:`kill_marked`); what of a submission sandboxes get
+  (:func:`submission_files`).
 
 Inside, by process: :mod:`~grader.sandbox.launcher` is the trusted launcher and init of
 each sandbox (run by path: standard library only, with :mod:`~grader.sandbox.tree`);
@@ -35,10 +36,11 @@ from grader.sandbox.runs import (
     run,
     sessions_enabled,
     skipped,
+    submission_files,
 )
 
 __all__ = [
     "DEFAULT_LIMITS", "GRACE", "MEMORY_MAX", "PROCESS_MAX", "TASKS_MAX", "Cancel",
     "Isolation", "Run", "Session", "doctor", "force_isolation", "isolation", "kill_marked",
-    "own_scratch", "run", "sessions_enabled", "skipped",
+    "own_scratch", "run", "sessions_enabled", "skipped", "submission_files",
 ]

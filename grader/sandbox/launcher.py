@@ -37,17 +37,16 @@ import ctypes
 import marshal
 import os
 import resource
-import select
 import stat
 import struct
 import sys
 import time
 
 try:  # (imported as part of the grader)
-    from grader.sandbox.tree import alive, descendants, kill_until_gone, parent_pid
+    from grader.sandbox.tree import alive, descendants, kill_until_gone, parent_pid, readable
 except ImportError:  # (run by path, python -I -S launcher.py: its sibling)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from tree import alive, descendants, kill_until_gone, parent_pid
+    from tree import alive, descendants, kill_until_gone, parent_pid, readable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -258,14 +257,26 @@ class Witness:
     """
 
     MAX_CLIENTS = 4096
+    MAX_BARRIERS = 1024  # (names a check may use; later ones are "broken" at once)
+    # What one check may have init write to the log (a check logs a few dozen lines):
+    # past it, init answers but notes nothing, so the grader confirms nothing more.
+    LOG_LIMIT = 2 << 20
 
     def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc"):
         self.listener = listener
         self.proc = proc  # the sandbox's own procfs: pids from SO_PEERCRED are its pids
-        self.clients: dict = {}
+        self.clients: dict = {}  # connection -> what it sent so far (being read)
         self.barriers: dict = {}
+        self.parked: dict = {}  # connection -> the barrier it waits at
+        # Connections held at once (read or parked at a barrier): within init's own
+        # descriptor limit, whatever the grader was started with (ulimit -n 1024).
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.most = max(16, min(self.MAX_CLIENTS, (soft if soft > 0 else 1024) - 64))
         self.log = open(log_path, "a", buffering=1)
         self.log.write(f'{{"runner": {int(runner)}}}\n')
+        self.runner = runner
+        self.check = None  # (the session's check whose budget is in use)
+        self.written, self.overflowed = 0, False
 
     @staticmethod
     def listen(path: str):
@@ -277,8 +288,15 @@ class Witness:
         sock.listen(512)
         return sock
 
+    def _held(self) -> int:
+        return len(self.clients) + len(self.parked)
+
     def fds(self) -> list:
-        return [self.listener, *self.clients]
+        """What init waits on: the connections being read, those parked at a barrier (to
+        notice a caller that is gone), and, while it may hold more, the listener (at the
+        limit, new callers wait in its backlog)."""
+        return [*([self.listener] if self._held() < self.most else []), *self.clients,
+                *self.parked]
 
     def handle(self, ready: list) -> None:
         for sock in ready:
@@ -286,9 +304,26 @@ class Witness:
                 self._accept()
             elif sock in self.clients:
                 self._read(sock)
+            elif sock in self.parked:
+                self._hung_up(sock)
+
+    def _hung_up(self, conn) -> None:
+        """A parked caller closed its end (its process ended: the check is over), or sent
+        more than its line (discarded). A caller that is gone no longer waits: it cannot
+        count towards its barrier, and its descriptor is freed."""
+        try:
+            if conn.recv(256):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        barrier = self.parked.pop(conn)
+        barrier["waiting"] = [w for w in barrier["waiting"] if w[0] is not conn]
+        conn.close()
 
     def _accept(self) -> None:
-        while len(self.clients) < self.MAX_CLIENTS:
+        while self._held() < self.most:
             try:
                 fd, _ = self.listener._accept()
             except OSError:
@@ -330,11 +365,22 @@ class Witness:
     def _note(self, key: str, pid: int, result: str | None = None,
               threads: int | None = None) -> None:
         ppid = parent_pid(self.proc, pid)
+        if key.startswith("runner-") and ppid == self.runner and pid != self.check:
+            # A session's next check (its process is the server's child, which only the
+            # server forks): the log's budget starts again.
+            self.check, self.written, self.overflowed = pid, 0, False
         extra = f', "result": "{result}"' if result else ""
         if threads is not None:
             extra += f', "threads": {int(threads)}'
-        self.log.write(f'{{"key": "{key}", "pid": {int(pid)}, '
-                       f'"ppid": {"null" if ppid is None else int(ppid)}{extra}}}\n')
+        line = (f'{{"key": "{key}", "pid": {int(pid)}, '
+                f'"ppid": {"null" if ppid is None else int(ppid)}{extra}}}\n')
+        if self.written + len(line) > self.LOG_LIMIT:
+            if not self.overflowed:  # (said once: the grader tells the student)
+                self.overflowed = True
+                self.log.write('{"overflow": true}\n')
+            return
+        self.written += len(line)
+        self.log.write(line)
 
     @staticmethod
     def _reply(conn, text: str) -> None:
@@ -351,8 +397,18 @@ class Witness:
         except (IndexError, ValueError):
             conn.close()
             return
+        if name not in self.barriers and len(self.barriers) >= self.MAX_BARRIERS:
+            # Forget the oldest barriers that are over (earlier checks' in a session);
+            # if every one is still open, a check is flooding: it gets no more.
+            for old in [k for k, b in self.barriers.items() if b["state"] != "open"][
+                    :len(self.barriers) - self.MAX_BARRIERS + 1]:
+                del self.barriers[old]
+            if len(self.barriers) >= self.MAX_BARRIERS:
+                self._note(f"b-{key}", pid, "broken")
+                self._reply(conn, "broken")
+                return
         barrier = self.barriers.setdefault(name, {
-            "n": max(1, min(n, self.MAX_CLIENTS)), "state": "open", "waiting": [],
+            "n": max(1, min(n, self.most)), "state": "open", "waiting": [],
             "end": time.monotonic() + max(0, min(ms, 600_000)) / 1000})
         if barrier["state"] != "open":
             result = "late" if barrier["state"] == "passed" else "broken"
@@ -360,12 +416,14 @@ class Witness:
             self._reply(conn, result)
             return
         barrier["waiting"].append((conn, pid, key))
+        self.parked[conn] = barrier
         if len(barrier["waiting"]) >= barrier["n"]:
             self._release(barrier, "passed")
 
     def _release(self, barrier: dict, result: str) -> None:
         barrier["state"] = "passed" if result == "passed" else "broken"
         for conn, pid, key in barrier["waiting"]:
+            self.parked.pop(conn, None)
             self._note(f"b-{key}", pid, result)
             self._reply(conn, result)
         barrier["waiting"] = []
@@ -510,8 +568,7 @@ def init(plan: dict) -> int:
             else:
                 _kill_all(plan, runner)  # (the runner's status tells: killed by SIGKILL)
         wait = min(left, watch.every, witness.tick() if witness else 1.0)
-        ready, _, _ = select.select([wake, *(witness.fds() if witness else [])], [], [],
-                                    max(wait, 0.0))
+        ready = readable([wake, *(witness.fds() if witness else [])], max(wait, 0.0))
         if witness is not None:
             witness.handle(ready)
         try:

@@ -29,9 +29,9 @@ import compileall
 import functools
 import json
 import os
-import select
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -53,7 +53,7 @@ from grader.sandbox.resources import (
     UidSlot,
     own_scratch,
 )
-from grader.sandbox.tree import kill_until_gone, parent_pid, stat_fields, wait
+from grader.sandbox.tree import kill_until_gone, parent_pid, readable, stat_fields, wait
 
 MAIN = Path(__file__).resolve().parent.parent / "inside" / "main.py"
 OUTPUT_LIMIT = 8 * 1024 * 1024
@@ -144,10 +144,40 @@ def kill_marked(name: str, value: str) -> None:
     kill_until_gone(marked, limit=0.15, pause=0.05)
 
 
+FILE_LIMIT = 1 << 20  # one Python file of a submission (the exercises need a few KiB)
+TOTAL_LIMIT = 4 << 20  # all of them together
+
+
+def submission_files(submission: Path) -> tuple[list[Path], list[str]]:
+    """What sandboxes get of a submission: its top-level Python files that are regular
+    files (no links), each at most :data:`FILE_LIMIT` bytes, at most :data:`TOTAL_LIMIT`
+    together (in name order); and, for the student, why any other Python file there was
+    left out. File names need not be UTF-8."""
+    files, left_out, total = [], [], 0
+    for path in sorted(submission.iterdir()):
+        if path.suffix != ".py":
+            continue
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        name = path.name.encode("utf-8", "replace").decode()
+        if not stat.S_ISREG(st.st_mode):
+            left_out.append(f"{name} is not a regular file (a link?): it was left out.")
+        elif st.st_size > FILE_LIMIT or total + st.st_size > TOTAL_LIMIT:
+            left_out.append(f"{name} ({st.st_size:,} bytes) was left out: a submission's "
+                            f"Python files may have {FILE_LIMIT >> 20} MiB each, "
+                            f"{TOTAL_LIMIT >> 20} MiB in all.")
+        else:
+            files.append(path)
+            total += st.st_size
+    return files, left_out
+
+
 def copy_submission(submission: Path, dest: Path) -> None:
-    """Copy the submission's top-level Python files (nothing else is needed to run it)
-    into ``dest``, emptied first if it exists (it stays the same folder: a sandbox may
-    have it mounted)."""
+    """Copy :func:`submission_files` (nothing else is needed to run it) into ``dest``,
+    emptied first if it exists (it stays the same folder: a sandbox may have it
+    mounted)."""
     if dest.is_dir() and not dest.is_symlink():
         for old in dest.iterdir():
             if old.is_dir() and not old.is_symlink():
@@ -156,9 +186,9 @@ def copy_submission(submission: Path, dest: Path) -> None:
                 old.unlink()
     else:
         dest.mkdir(parents=True)
-    for path in sorted(submission.iterdir()):
-        if path.suffix == ".py" and path.is_file() and not path.is_symlink():
-            shutil.copyfile(path, dest / path.name)
+    for path in submission_files(submission)[0]:
+        with open(path, "rb") as src, open(dest / path.name, "wb") as out:
+            out.write(src.read(FILE_LIMIT + 1)[:FILE_LIMIT])  # (it may have grown since)
 
 
 class Cancel:
@@ -573,6 +603,7 @@ class Session:
                          f"{jail.where['out']}/{cid}")
         spec["check"] = cid
         oom_before, forks_before = jail.oom_kills(), jail.forks_stopped()
+        jail.witness_log.forget()
         started = time.monotonic()
         try:
             self._tell(jail, {"id": cid, "spec": spec,
@@ -627,7 +658,7 @@ class Session:
             left = end - time.monotonic()
             if left <= 0 or len(self.buffer) > ANSWER_LIMIT:
                 return None
-            ready, _, _ = select.select([self.responses], [], [], min(left, 0.25))
+            ready = readable([self.responses], min(left, 0.25))
             if not ready:
                 if self._server_stopped():
                     return None
@@ -749,6 +780,14 @@ class WitnessLog:
             elif isinstance(entry.get("key"), str):
                 self.seen.setdefault(entry["key"], entry)
         return self.runner, self.seen
+
+    def forget(self) -> None:
+        """Before a session's next check: what the log held so far is the last check's
+        (each check's keys are its own), so that memory here stays bounded by one check's
+        log (init's budget, :attr:`Witness.LOG_LIMIT <grader.sandbox.launcher.Witness>`)
+        however many checks the sandbox serves."""
+        self.read()
+        self.seen = {}
 
 
 def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],

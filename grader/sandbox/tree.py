@@ -86,12 +86,26 @@ def kill_until_gone(find: Callable[[], Iterable[int]], limit: float,
         time.sleep(pause)
 
 
+def readable(sources: list, timeout: float) -> list:
+    """Those of ``sources`` (descriptors, or objects with ``fileno()``) that can be read
+    within ``timeout`` seconds (or have hung up): ``poll``, which, unlike ``select``,
+    takes descriptors past 1024 (a sandbox may make its init hold a thousand)."""
+    import select
+
+    poller = select.poll()
+    by_fd = {}
+    for source in sources:
+        fd = source if isinstance(source, int) else source.fileno()
+        by_fd[fd] = source
+        poller.register(fd, select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(max(0, int(timeout * 1000)))]
+
+
 def wait(proc, timeout: float) -> int:
     """``proc.wait(timeout)`` (a :class:`subprocess.Popen`) without its polling sleeps (up
     to 50 ms each): a pidfd becomes readable the moment the process ends (Linux 5.3+; else
     the plain wait). Raises :class:`subprocess.TimeoutExpired` after ``timeout``. (poll,
     not select: a descriptor past 1024 is fine.)"""
-    import select
     import subprocess
 
     try:
@@ -99,9 +113,7 @@ def wait(proc, timeout: float) -> int:
     except (AttributeError, OSError):
         return proc.wait(timeout=timeout)
     try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        ready = poller.poll(max(0, int(timeout * 1000)))
+        ready = readable([fd], timeout)
     finally:
         os.close(fd)
     if not ready:
