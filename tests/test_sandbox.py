@@ -651,3 +651,35 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
     assert after.finished and after.data["witness"]["state"] == "passed", after
     assert after.pid is not None  # the next check's own process was witnessed
     assert kept < 100  # (the flood's 40,000 keys are forgotten)
+
+
+KERNEL_STATE = SOLUTION + '''
+
+def run_workers(n_threads=2000):
+    """Leave a key in the uid's kernel keyring and a POSIX message queue (both outlive the
+    check's processes); the errno of each attempt."""
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", b"kitkey",
+                 b"left for the next student", 25, -4)  # add_key(..., KEY_SPEC_USER_KEYRING)
+    key = ctypes.get_errno()
+    ctypes.set_errno(0)
+    libc.mq_open(b"/kit-left", os.O_CREAT | os.O_RDWR, 0o600, None)
+    return [key, ctypes.get_errno()]
+'''
+
+
+@pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"),
+                    reason="the filter knows x86_64's and aarch64's call numbers")
+@pytest.mark.timeout(120)
+def test_kernel_keyrings_and_message_queues_are_refused(tmp_path):
+    """Keyrings are kept per uid (a sandbox's uid serves the next student) and message
+    queues per IPC namespace (a session keeps it): the sandbox refuses both (EPERM)."""
+    import errno
+
+    if not sandbox.isolation().confined:
+        pytest.skip("no launcher at this level (see python -m grader doctor)")
+    sub = student(tmp_path, KERNEL_STATE)
+    run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
+    assert run.finished, run
+    assert run.data["calls"][0]["value"]["items"] == [errno.EPERM, errno.EPERM]

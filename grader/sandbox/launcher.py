@@ -469,6 +469,46 @@ def _own_cpu_share() -> None:
         pass
 
 
+# System calls that keep state in the kernel beyond a check's processes and its
+# namespaces' wipe: kernel keyrings (per uid, and a sandbox's uid serves the next student)
+# and POSIX message queues (in the IPC namespace, which a session keeps). No exercise uses
+# them; refused with EPERM. (machine -> audit arch, add_key, request_key, keyctl, mq_open)
+KERNEL_STATE_CALLS = {"x86_64": (0xC000003E, 248, 249, 250, 240),
+                      "aarch64": (0xC00000B7, 217, 218, 219, 180)}
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+X32_BIT = 0x40000000  # (x86_64's other ABI: its numbers are refused whole)
+
+
+def deny_kernel_state() -> None:
+    """Install a seccomp filter (after ``no_new_privs``) that refuses
+    :data:`KERNEL_STATE_CALLS` in this process and all it starts. On another machine
+    architecture nothing is installed."""
+    spec = KERNEL_STATE_CALLS.get(os.uname().machine)
+    if spec is None:
+        return
+    arch, *calls = spec
+
+    def insn(code: int, jt: int, jf: int, k: int) -> bytes:
+        return struct.pack("HBBI", code, jt, jf, k)
+
+    allow = 4 + len(calls)  # (jumps are relative to the next instruction)
+    prog = [insn(0x20, 0, 0, 4),                          # load the architecture
+            insn(0x15, 0, allow - 2, arch),               # another one's calls: allowed
+            insn(0x20, 0, 0, 0),                          # load the call's number
+            insn(0x35, allow - 3, 0, X32_BIT)]            # x32: refused
+    prog += [insn(0x15, allow - 4 - i, 0, nr) for i, nr in enumerate(calls)]
+    prog += [insn(0x06, 0, 0, 0x7FFF0000),                # allow
+             insn(0x06, 0, 0, 0x00050000 | 1)]            # refuse: EPERM
+    code = b"".join(prog)
+    buf = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("HxxxxxxQ", len(prog), ctypes.addressof(buf))
+    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+    _check(libc().prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                        ctypes.c_void_p(ctypes.addressof(fbuf)), ctypes.c_ulong(0),
+                        ctypes.c_ulong(0)), "seccomp")
+
+
 def exec_runner(plan: dict, root: str | None) -> None:
     """In the runner child: enter the root, drop privileges, apply limits, exec."""
     try:
@@ -486,6 +526,7 @@ def exec_runner(plan: dict, root: str | None) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
+        deny_kernel_state()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         os.execve(plan["argv"][0], plan["argv"], plan["env"])
     except BaseException as exc:  # noqa: BLE001 - report and never return into init
