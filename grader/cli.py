@@ -303,7 +303,7 @@ def _submissions(paths: list[str]) -> list[Path]:
                                f"student's?). Give the folder itself.")
         if not path.is_dir():
             raise _usage_error(f"{p} is not a folder (give one folder per student)")
-        out.append(path.absolute())
+        out.append(Path(os.path.abspath(path)))  # (normalized, links not followed)
     names = [p.name for p in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

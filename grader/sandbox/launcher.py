@@ -16,10 +16,16 @@ says which of these the machine allows; each is applied when asked for:
    ``/dev/shm`` and ``/sandbox/out``. Hidden suites, solutions, other students' work, the
    grader's output folder and the host's ``/tmp`` do not exist in there;
 4. ``uid``: the runner runs as its own unprivileged uid (one per concurrent sandbox),
-   with no supplementary groups and ``no_new_privs``; ``RLIMIT_NPROC`` then bounds it;
-5. init enforces the wall-clock limit itself, kills whatever is left when the runner
-   ends, and copies the runner's outputs (result, phase, probe records; size-capped) out
-   of the sandbox into the grader's scratch folder, which the student cannot reach.
+   with no supplementary groups and ``no_new_privs``; ``RLIMIT_NPROC`` then bounds it.
+   Or, without root, ``userns``: the namespaces belong to a user namespace of the
+   sandbox's own (:func:`enter_user_namespace`), and the runner keeps the user's uid
+   but no capability;
+5. a seccomp filter refuses what would keep state in the kernel past the check
+   (:func:`deny_kernel_state`);
+6. init enforces the wall-clock limit itself, stops a fork bomb or (without a cgroup)
+   a memory bomb (:class:`Watch`), kills whatever is left when the runner ends, and
+   copies the runner's outputs (result, phase, probe records; size-capped) out of the
+   sandbox into the grader's scratch folder, which the student cannot reach.
 
 The plan is in :mod:`marshal` format and the imports are kept to built-in modules (no
 ``json``, ``socket``, ``shutil`` at start-up): the launcher's own start is part of every
