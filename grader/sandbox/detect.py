@@ -157,7 +157,7 @@ class Isolation:
 
 
 def trial(iso: Isolation) -> tuple[bool, str]:
-    """Launch confine with ``iso`` on ``pass``-like work in the sandbox's interpreter:
+    """Launch a sandbox with ``iso`` on ``pass``-like work in the sandbox's interpreter:
     (whether the runner ran, why not: the launcher's or the interpreter's own words)."""
     scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
     own_scratch(scratch)

@@ -614,7 +614,7 @@ def init(plan: dict) -> int:
                 watch.stop_all(spare=runner)
             else:
                 _kill_all(plan, runner)  # (the runner's status tells: killed by SIGKILL)
-        wait = min(left, watch.every, witness.tick() if witness else 1.0)
+        wait = min(left, watch.due_in(), witness.tick() if witness else 1.0)
         ready = readable([wake, *(witness.fds() if witness else [])], max(wait, 0.0))
         if witness is not None:
             witness.handle(ready)
@@ -657,12 +657,22 @@ class Watch:
         self.memory = plan.get("memory_max")
         self.flags = plan.get("flags")
         self.proc = proc
-        self.every = self.PERIOD if self.processes or self.memory else 1.0
         self.page = os.sysconf("SC_PAGE_SIZE")
+        self.next = 0.0  # (monotonic time of the next look)
+
+    def due_in(self) -> float:
+        """Seconds until the next look (init may sleep that long for it)."""
+        if not (self.processes or self.memory):
+            return 1.0
+        return max(0.0, self.next - time.monotonic())
 
     def exceeded(self) -> bool:
-        if not (self.processes or self.memory):
+        """Look, if a look is due (init wakes for every child and every probe call: a
+        flood of calls must not make it list the sandbox's processes for each)."""
+        now = time.monotonic()
+        if not (self.processes or self.memory) or now < self.next:
             return False
+        self.next = now + self.PERIOD
         me = str(os.getpid())
         try:
             pids = [e for e in os.listdir(self.proc) if e.isdigit() and e != me]

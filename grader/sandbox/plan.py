@@ -26,7 +26,6 @@ def launch_command(plan: dict, scratch: Path) -> list[str]:
     return [sys.executable, "-I", "-S", str(LAUNCHER), str(path)]
 
 
-
 def sandbox_python() -> str:
     """The interpreter that sandboxes run (always with ``-I -S``, so no site-packages):
     the base interpreter of a venv, by its real path. Then the sandbox needs neither the
@@ -65,10 +64,12 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(sorted(dirs))
 
 
-def _python_dirs() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _python_dirs() -> tuple[str, ...]:
     """Folders the sandbox's interpreter needs: its prefix (stdlib, extension modules),
     the folder of its executable and those of the libraries it loads. Only folders that
-    the system folders do not already hold, and none inside another."""
+    the system folders do not already hold, and none inside another. (Found once per
+    process: every sandbox's plan names them.)"""
     python = sandbox_python()
     wanted = [sys.base_prefix, os.path.dirname(python), *_library_dirs()]
     if sys.prefix != sys.base_prefix and python.startswith(os.path.realpath(sys.prefix) + "/"):
@@ -80,7 +81,7 @@ def _python_dirs() -> list[str]:
                                           for d in (*SYSTEM_DIRS, *dirs)):
             continue
         dirs = [d for d in dirs if not d.startswith(path + "/")] + [path]
-    return dirs
+    return tuple(dirs)
 
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
