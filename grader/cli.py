@@ -265,19 +265,40 @@ def _isolation_words() -> str:
     return sandbox.isolation().summary()
 
 
+# At the uid level: what the sandbox's uid could read of this grading's folders (found by
+# require_sandbox; the instructor graded anyway).
+_exposure = ""
+
+
 def weak_sandbox_warning() -> str:
     """Empty under the full sandbox; else the warning every report of a grading carries
     (the instructor chose to grade anyway: ``--allow-weak-sandbox``)."""
-    weakness = sandbox.isolation().weakness()
+    weakness = sandbox.isolation().weakness() or _exposure
     return f"WARNING: graded with a weak sandbox: {weakness}" if weakness else ""
 
 
-def require_sandbox(allow_weak: bool) -> None:
+def require_sandbox(allow_weak: bool, private: list[Path] = ()) -> None:
     """Refuse to grade (exit 2) unless the full sandbox is in force or the instructor
-    explicitly accepts less; say what is missing, why, and what to do."""
+    explicitly accepts less; say what is missing, why, and what to do. At the uid level
+    (no private root) the folders in ``private`` (other students', the output folder)
+    must be out of the sandbox uid's reach too (probed as that uid)."""
+    global _exposure
     iso = sandbox.isolation()
     if iso.full:
-        return
+        seen = sandbox.exposed(list(private)) if iso.permissions else []
+        if not seen:
+            return
+        _exposure = (f"student code could read {seen[0]} (the uid level sees the "
+                     f"machine's files): {sandbox.hiding_advice(seen)}")
+        if allow_weak:
+            print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
+                  f"report says so)", file=sys.stderr)
+            return
+        print(f"python -m grader: error: refusing to grade: {_exposure}.\n"
+              f"  in force: {iso.summary()}\n"
+              f"  --allow-weak-sandbox grades anyway, with a warning in every report.",
+              file=sys.stderr)
+        raise SystemExit(2)
     if allow_weak:
         print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
               f"report says so)", file=sys.stderr)
@@ -356,17 +377,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
         folders, students = _class_submissions(args.klass), None
     else:
         folders, students = _submissions(args.submissions), None
-    require_sandbox(args.allow_weak_sandbox)
+    require_sandbox(args.allow_weak_sandbox, _private_folders(folders, Path(args.out)))
     results = grade(assignment, folders, Path(args.out), args.jobs, args.quiet, students)
     print(report.table(assignment.name, results, weak_sandbox_warning()))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and one results.json per student")
     return 2 if any(r.kit_errors for r in results) else 0
 
 
+def _private_folders(folders: list[Path], out: Path) -> list[Path]:
+    """What a sandbox must not read of this grading: the output folder (made private
+    here at the uid level, where the sandbox sees the machine's files), and the students'
+    folders when there are several (one's own folder is no secret to oneself)."""
+    if sandbox.isolation().permissions:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return [out, *(folders if len(folders) > 1 else [])]
+
+
 def cmd_example(args: argparse.Namespace) -> int:
     out = Path(args.out)
     broken = False
-    require_sandbox(args.allow_weak_sandbox)
+    require_sandbox(args.allow_weak_sandbox, _private_folders([], out))
     for name, assignment in ASSIGNMENTS.items():
         folder = EXAMPLES / name
         subs = sorted(p for p in folder.iterdir() if p.is_dir())
@@ -381,7 +411,7 @@ def cmd_example(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     iso = sandbox.isolation(fresh=True)
     print(sandbox.doctor(iso))
-    return 0 if not iso.missing else 1
+    return 0 if iso.full else 1
 
 
 def cmd_nbgrader_init(args: argparse.Namespace) -> int:

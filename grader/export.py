@@ -1,7 +1,8 @@
 """Grading elsewhere: ``python -m grader export gradescope ASSIGNMENT -o autograder.zip``.
 
 A Gradescope autograder bundle is a zip with ``setup.sh`` (run once, as root, when
-Gradescope builds the image) and ``run_autograder`` (run for each submission: the
+Gradescope builds the image: installs the kit's dependencies, not the kit) and
+``run_autograder`` (run for each submission: makes the kit private to root, then the
 student's files are in ``/autograder/submission``, and the score goes to
 ``/autograder/results/results.json``, in the schema the kit already writes). The bundle
 carries the kit itself, hidden suites included, under ``kit/``; Gradescope keeps
@@ -29,7 +30,10 @@ if ! python3 -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; th
     apt-get update && apt-get install -y python3 python3-pip
 fi
 python3 -m pip install --upgrade pip
-python3 -m pip install /autograder/source/kit
+# The kit's dependencies only: the kit itself stays in /autograder/source/kit, private to
+# root (run_autograder makes sure), so that the student's code, which runs as a uid of its
+# own, can read neither the hidden suites nor a copy of them in site-packages.
+python3 -m pip install {dependencies}
 """
 
 RUN = """\
@@ -43,6 +47,11 @@ export PYTHONPATH="$ROOT/source/kit${{PYTHONPATH:+:$PYTHONPATH}}"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 mkdir -p "$ROOT/results"
+# Where the container refuses namespaces (Docker's default seccomp profile) the grader
+# uses the uid level: student code runs as a uid of its own that file permissions keep
+# from the kit (hidden suites) and from the results. (It checks, and refuses otherwise.)
+chmod -R go-rwx "$ROOT/source"
+chmod go-w "$ROOT/results"
 cd "$ROOT/source/kit"  # (python -m puts the working folder first: this kit, no other)
 "$PYTHON" -m grader grade {assignment} "$ROOT/submission" --out "$OUT" --quiet{weak} \\
     > "$OUT/grader.log" 2>&1
@@ -62,6 +71,9 @@ fi
 """
 
 KIT_FILES = ("pyproject.toml", "README.md")
+# What grading needs besides the kit (pyproject.toml's dependencies; a test keeps them
+# the same).
+DEPENDENCIES = ("pytest>=7.4", "pytest-timeout>=2.2")
 SKIP = {"__pycache__", ".pytest_cache"}
 
 
@@ -93,7 +105,8 @@ def gradescope(assignment: str, output: Path, allow_weak_sandbox: bool = False) 
     output.parent.mkdir(parents=True, exist_ok=True)
     names = []
     with zipfile.ZipFile(output, "w") as zf:
-        _add(zf, "setup.sh", SETUP.encode(), executable=True)
+        setup = SETUP.format(dependencies=" ".join(f"'{d}'" for d in DEPENDENCIES))
+        _add(zf, "setup.sh", setup.encode(), executable=True)
         _add(zf, "run_autograder", RUN.format(assignment=assignment,
                                                weak=" --allow-weak-sandbox"
                                                if allow_weak_sandbox else "").encode(),

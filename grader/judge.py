@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from grader.sandbox import MEMORY_MAX, PROCESS_MAX, Run
+from grader.sandbox import DISK_ENTRIES, DISK_MAX, MEMORY_MAX, PROCESS_MAX, Run
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
                  if m in multiprocessing.get_all_start_methods()]
@@ -194,6 +194,11 @@ def describe_stuck(run: Run, module: str) -> str:
                 f"(one per Process you start, or the Pool's workers): look for os.fork() or "
                 f"Process(...).start() in a loop that never ends, or in code that every new "
                 f"process runs again (a fork bomb).")
+    if run.too_much_disk:
+        return (f"{prefix}your code wrote more than {DISK_MAX // 2**20} MiB (or "
+                f"{DISK_ENTRIES:,} files) to disk while {what}, so the sandbox stopped "
+                f"it. This exercise needs no files at all: look for a loop that writes "
+                f"without end.")
     if run.out_of_memory:
         return (f"{prefix}your processes ran out of memory while {what}: the sandbox gives "
                 f"all of them together {MEMORY_MAX // 2**30} GiB, and stopped them when they "

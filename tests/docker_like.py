@@ -1,7 +1,11 @@
-"""Run a command as Docker's defaults would: ``python tests/docker_like.py -- CMD...``.
+"""Run a command as Docker's defaults would: ``python tests/docker_like.py [--hide PATH]...
+-- CMD...``.
 
 For the kit's own tests of the sandbox where namespaces are refused (the Gradescope
 autograder, many CI runners). Before executing ``CMD`` it
+
+* hides each ``PATH`` given with ``--hide`` under an empty tmpfs, in a mount namespace of
+  its own (a container's files do not include the machine's checkouts of the kit);
 
 * drops from the capability bounding set every capability that Docker's default set
   leaves out (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_RESOURCE, ...), so that even root
@@ -70,6 +74,19 @@ def program() -> bytes:
     ])
 
 
+def hide(paths: list[str]) -> None:
+    """A mount namespace of its own in which ``paths`` are empty (before the filter)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    if libc.mount(b"none", b"/", None, ctypes.c_ulong(16384 | (1 << 18)), None) != 0:
+        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")  # (MS_REC|MS_PRIVATE)
+    for path in paths:
+        if libc.mount(b"tmpfs", path.encode(), b"tmpfs", ctypes.c_ulong(0),
+                      b"size=1m,mode=755") != 0:
+            raise OSError(ctypes.get_errno(), f"mount tmpfs on {path}")
+
+
 def install() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     for cap in range(LAST_CAP + 1):
@@ -92,7 +109,13 @@ def install() -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    hidden = []
+    while args[:1] == ["--hide"]:
+        hidden.append(args[1])
+        args = args[2:]
     if args[:1] == ["--"]:
         args = args[1:]
+    if hidden:
+        hide(hidden)
     install()
     os.execvp(args[0], args)

@@ -267,7 +267,7 @@ def grade_class(assignment: str, base: Path, launch: tuple[str, ...] = (sys.exec
     bombs = fully_confined() if bombs is None else bombs
     names = sorted(n for n in EXPECTED[assignment] if n not in BOMBS or bombs)
     folders = assemble(assignment, names, base / "class",
-                       {"@TOKEN@": token, "@OUT@": str(out), "@ROOT@": str(ROOT)})
+                       {"@TOKEN@": token, "@OUT@": str(out), "@ROOT@": str(kit)})
     before = snapshot(skip={base}, kit=kit)
     started = time.monotonic()
     # Every sandbox process carries the token: what survives the grading can be found.
@@ -318,11 +318,12 @@ def test_attack_is_graded_right(graded, assignment, attack):
     check_attack(graded(assignment), assignment, attack)
 
 
-def check_attack(g: Graded, assignment: str, attack: str) -> None:
-    """The attack lost exactly the checks it must, was told why, in bounded time, and its
-    claim is nowhere in its report."""
+def check_attack(g: Graded, assignment: str, attack: str,
+                 expected: tuple[set[str] | str, Says] | None = None) -> None:
+    """The attack lost exactly the checks it must (``expected``, default :data:`EXPECTED`),
+    was told why, in bounded time, and its claim is nowhere in its report."""
     result = g.results[attack]
-    want, says = EXPECTED[assignment][attack]
+    want, says = expected or EXPECTED[assignment][attack]
     if want == ALL:
         want = set(outputs(g.results["reference"]))
     texts = outputs(result)

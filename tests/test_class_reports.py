@@ -184,6 +184,10 @@ def test_gradescope_bundle_grades_a_submission_end_to_end(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads((root / "results" / "results.json").read_text())
     assert (result["score"], result["max_score"]) == (8, 10)
+    # The kit (hidden suites) is private to root: at the uid level (Gradescope's
+    # containers refuse namespaces) the student's uid cannot read it.
+    assert (root / "source").stat().st_mode & 0o077 == 0
+    assert all(p.stat().st_mode & 0o077 == 0 for p in (root / "source").rglob("*.py"))
     assert [t["tags"][0] for t in result["tests"] if t["status"] == "failed"] == ["race_free"]
     assert processes_with(token) == []
     # Same bundle, same bytes: an instructor can tell whether it changed.
@@ -191,6 +195,25 @@ def test_gradescope_bundle_grades_a_submission_end_to_end(tmp_path):
     subprocess.run([sys.executable, "-m", "grader", "export", "gradescope", A, "-o",
                     str(again)], cwd=ROOT, check=True, capture_output=True, timeout=60)
     assert again.read_bytes() == bundle.read_bytes()
+
+
+@pytest.mark.timeout(60)
+def test_gradescope_setup_installs_the_dependencies_not_the_kit(tmp_path):
+    """A kit installed into site-packages would put the hidden suites where every uid may
+    read them; setup.sh installs exactly pyproject.toml's dependencies."""
+    import re
+
+    from grader import export
+
+    export.gradescope(A, tmp_path / "b.zip")
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        setup = zf.read("setup.sh").decode()
+    declared = re.search(r"^dependencies = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(),
+                         re.M).group(1)
+    assert set(re.findall(r'"([^"]+)"', declared)) == set(export.DEPENDENCIES)
+    install = [line for line in setup.splitlines() if "pip install" in line]
+    assert install[-1].endswith(" ".join(f"'{d}'" for d in export.DEPENDENCIES))
+    assert "/autograder/source/kit" not in "\n".join(install)
 
 
 @pytest.mark.timeout(120)

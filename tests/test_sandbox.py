@@ -660,8 +660,8 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
 KERNEL_STATE = SOLUTION + '''
 
 def run_workers(n_threads=2000):
-    """Leave a key in the uid's kernel keyring and a POSIX message queue (both outlive the
-    check's processes); the errno of each attempt."""
+    """Leave a key in the uid's kernel keyring, a POSIX message queue and System V IPC
+    objects (all outlive the check's processes); the errno of each attempt."""
     import ctypes, os
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", b"kitkey",
@@ -669,16 +669,24 @@ def run_workers(n_threads=2000):
     key = ctypes.get_errno()
     ctypes.set_errno(0)
     libc.mq_open(b"/kit-left", os.O_CREAT | os.O_RDWR, 0o600, None)
-    return [key, ctypes.get_errno()]
+    queue = ctypes.get_errno()
+    sysv = []
+    for call, args in ((libc.shmget, (0, 4096, 0o1600)), (libc.msgget, (0, 0o1600)),
+                       (libc.semget, (0, 1, 0o1600))):  # IPC_PRIVATE, IPC_CREAT | 0600
+        ctypes.set_errno(0)
+        call(*args)
+        sysv.append(ctypes.get_errno())
+    return [key, queue, *sysv]
 '''
 
 
 @pytest.mark.skipif(os.uname().machine not in ("x86_64", "aarch64"),
                     reason="the filter knows x86_64's and aarch64's call numbers")
 @pytest.mark.timeout(120)
-def test_kernel_keyrings_and_message_queues_are_refused(tmp_path):
-    """Keyrings are kept per uid (a sandbox's uid serves the next student) and message
-    queues per IPC namespace (a session keeps it): the sandbox refuses both (EPERM)."""
+def test_kernel_keyrings_and_ipc_objects_are_refused(tmp_path):
+    """Keyrings are kept per uid (a sandbox's uid serves the next student), message
+    queues and System V IPC per IPC namespace (a session keeps it; the uid level shares
+    the machine's): the sandbox refuses them all (EPERM)."""
     import errno
 
     if not sandbox.isolation().confined:
@@ -686,4 +694,4 @@ def test_kernel_keyrings_and_message_queues_are_refused(tmp_path):
     sub = student(tmp_path, KERNEL_STATE)
     run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
     assert run.finished, run
-    assert run.data["calls"][0]["value"]["items"] == [errno.EPERM, errno.EPERM]
+    assert run.data["calls"][0]["value"]["items"] == [errno.EPERM] * 5

@@ -10,30 +10,38 @@ classes are graded
   pytest installed by pip, the kit copied where ``nobody`` can read it: the rootless
   sandbox (a user namespace with every other namespace and a private root);
 
+* ``docker_like``: as root where namespaces are refused (``tests/docker_like.py``: no
+  CAP_SYS_ADMIN, ``unshare`` and namespace flags refused by a seccomp filter, as in
+  Docker's default profile; the machine's checkout of the kit hidden, as a container does
+  not have it), from a venv over the system Python in a folder only root may read, with
+  a copy of the kit there: the uid level (own uid, the grader's files hidden by their
+  permissions, network sockets refused, shared folders swept);
+
 with the same verdicts as root's, the classmates' grades untouched, nothing surviving the
 grading and nothing changed outside the output folder (:func:`test_attacks.check_attack`,
 :func:`test_attacks.check_harmless`). The two attacks that rewrite the in-process
 instrumentation are known limits (test_attacks.KNOWN_LIMITS) and are left out of the
 verdicts, not out of the harm checks.
 
-Where namespaces are refused (``docker_like``: root without CAP_SYS_ADMIN, ``unshare`` and
-namespace flags refused by a seccomp filter, as in Docker's default profile), the grader
-refuses (exit 2) and names the cause; with ``--allow-weak-sandbox`` it grades and every
-report says so.
+Where the uid level cannot be had either (there, the kit readable by every uid, or an
+interpreter in /root that the sandbox's uid cannot run), the grader refuses (exit 2) and
+names the cause; with ``--allow-weak-sandbox`` it grades and every report says so.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
-from test_attacks import EXPECTED, KNOWN_LIMITS, check_attack, check_harmless, grade_class
+from test_attacks import ALL, EXPECTED, KNOWN_LIMITS, check_attack, check_harmless, grade_class
 
 from helpers import ROOT, grade
 
@@ -113,24 +121,63 @@ def nobody_venv(base: Path) -> dict:
     owner = _nobody()
     assert owner is not None
     kit = _copy_kit(base)
-    venv = base / "venv"
     env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8"}
     as_nobody = ("setpriv", f"--reuid={owner[0]}", f"--regid={owner[1]}", "--clear-groups")
     subprocess.run(["chown", "-R", f"{owner[0]}:{owner[1]}", str(base)], check=True)
-    for cmd in (["/usr/bin/python3", "-m", "venv", str(venv)],
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                 "--disable-pip-version-check", "pytest>=7.4", "pytest-timeout>=2.2"]):
-        done = subprocess.run([*as_nobody, *cmd], env=env, capture_output=True, text=True,
-                              timeout=600, check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-    return {"launch": (*as_nobody, str(venv / "bin" / "python")), "kit": kit, "env": env,
+    python = _system_venv(base, env, as_nobody)
+    return {"launch": (*as_nobody, str(python)), "kit": kit, "env": env,
             "level": "own user namespace (rootless); namespaces: mount, pid, net, ipc, uts; "
                      "private root file system"}
 
 
+def _system_venv(base: Path, env: dict[str, str], prefix: tuple[str, ...] = ()) -> Path:
+    """A venv over the system Python in ``base`` with pytest from pip; its python."""
+    venv = base / "venv"
+    for cmd in (["/usr/bin/python3", "-m", "venv", str(venv)],
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                 "--disable-pip-version-check", "pytest>=7.4", "pytest-timeout>=2.2"]):
+        done = subprocess.run([*prefix, *cmd], env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return venv / "bin" / "python"
+
+
+def _hidden_in_container() -> list[str]:
+    """What a container would not have: this checkout of the kit (and /work, where other
+    checkouts live on the kit's development machines)."""
+    found = [p for p in (str(ROOT), "/work") if os.path.isdir(p)]
+    return [p for p in found if not any(p.startswith(q + "/") for q in found)]
+
+
+def docker_like(base: Path) -> dict:
+    """Root where namespaces are refused, the kit and a venv over the system Python in a
+    folder only root may read (``base`` is 0700)."""
+    kit = _copy_kit(base)
+    wrapper = base / "docker_like.py"
+    shutil.copyfile(ROOT / "tests" / "docker_like.py", wrapper)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8"}
+    python = _system_venv(base, env)
+    hide = [a for p in _hidden_in_container() for a in ("--hide", p)]
+    return {"launch": (sys.executable, str(wrapper), *hide, "--", str(python)), "kit": kit,
+            "env": env, "level": "own uid per sandbox; the grader's files hidden by file "
+                                 "permissions"}
+
+
+def _lacks_for_docker_like() -> str:
+    return _docker_like_works() or ("" if os.path.exists("/usr/bin/python3") else
+                                    "there is no system Python (/usr/bin/python3)")
+
+
+# Where a setup's verdict differs by design. The uid level has no size-limited private
+# folders: a submission that fills the disk meets no full disk (as it does in the full
+# sandbox, and then behaves) but init's watch, which stops it at DISK_MAX: it loses every
+# check, told why; the machine's disk and the classmates are spared all the same.
+LEVEL_EXPECTED = {("docker_like", "disk_fill"): (ALL, {"returns_sum": "to disk"})}
+
 SETUPS = {"root_venv_0700": (root_venv_0700, lambda: "" if os.geteuid() == 0 else
                              "needs root"),
-          "nobody_venv": (nobody_venv, _lacks_for_nobody)}
+          "nobody_venv": (nobody_venv, _lacks_for_nobody),
+          "docker_like": (docker_like, _lacks_for_docker_like)}
 CASES = [pytest.param(setup, assignment, id=f"{setup}/{assignment}",
                       marks=pytest.mark.xdist_group(f"setup-{setup}-{assignment}"))
          for setup in SETUPS for assignment in EXPECTED]
@@ -160,7 +207,7 @@ def test_attacks_in_setup(setup, assignment):
             if (assignment, attack) in KNOWN_LIMITS:
                 continue
             try:
-                check_attack(g, assignment, attack)
+                check_attack(g, assignment, attack, LEVEL_EXPECTED.get((setup, attack)))
             except AssertionError as exc:
                 failures.append(f"{attack}: {str(exc)[:1500]}")
         assert not failures, "\n".join(failures)
@@ -181,41 +228,115 @@ def _docker_like_works() -> str:
 
 
 @pytest.mark.timeout(300)
-def test_where_namespaces_are_refused_grading_refuses_and_says_why(tmp_path):
-    """As in a Docker container: no namespaces, so no private root. ``grade`` refuses with
-    the probe's cause and what to do; ``--allow-weak-sandbox`` grades, and the score table,
-    the summaries and every results.json carry the warning."""
+def test_where_neither_namespaces_nor_the_uid_level_can_be_had_grading_refuses(tmp_path):
+    """As in a Docker container, with the kit where every uid may read it: no namespaces,
+    and the uid level would show the hidden suites. ``grade`` refuses with the probes'
+    causes and what to do; ``--allow-weak-sandbox`` grades, and the score table, the
+    summaries and every results.json carry the warning."""
     why = _docker_like_works()
     if why:
         pytest.skip(why)
-    student = tmp_path / "class" / "alice"
-    student.mkdir(parents=True)
-    shutil.copyfile(ROOT / "solutions" / "thread_counter" / "counter.py",
-                    student / "counter.py")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
-    refused = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "grade",
-                              "thread_counter", str(student), "--out", str(tmp_path / "no")],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=200)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
-    assert "refusing to grade" in refused.stderr
-    assert "unshare: Operation not permitted" in refused.stderr  # the probe's own finding
-    assert "CAP_SYS_ADMIN" in refused.stderr  # what to do, for a container
-    assert not (tmp_path / "no").exists()
-    doctor = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "doctor"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=200)
-    assert doctor.returncode == 1
-    assert "- mount namespace: sandbox setup failed: [Errno 1] unshare: Operation not " \
-           "permitted" in doctor.stdout, doctor.stdout
-    out = tmp_path / "out"
-    results = grade("thread_counter", [student], out, env=env,
-                    launch=(*DOCKER_LIKE, sys.executable),
-                    options=("--allow-weak-sandbox",))
-    assert results["alice"]["score"] == results["alice"]["max_score"]
-    assert results["alice"]["output"].startswith("WARNING: graded with a weak sandbox")
-    for summary in ("summary.md", "summary.html"):
-        assert "WARNING: graded with a weak sandbox" in (out / summary).read_text()
-    table = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "grade",
-                            "thread_counter", str(student), "--out", str(tmp_path / "again"),
-                            "--allow-weak-sandbox", "--quiet"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=200)
-    assert table.returncode == 0 and "WARNING: graded with a weak sandbox" in table.stdout
+    readable = _private_folder()
+    try:
+        os.chmod(readable, 0o755)
+        kit = _copy_kit(readable)
+        student = tmp_path / "class" / "alice"
+        student.mkdir(parents=True)
+        shutil.copyfile(ROOT / "solutions" / "thread_counter" / "counter.py",
+                        student / "counter.py")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KIT_")}
+        refused = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "grade",
+                                  "thread_counter", str(student), "--out",
+                                  str(tmp_path / "no")],
+                                 cwd=kit, env=env, capture_output=True, text=True, timeout=200)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "refusing to grade" in refused.stderr
+        assert "unshare: Operation not permitted" in refused.stderr  # the probe's finding
+        # ... and why the uid level is out of reach: the sandbox's uid cannot run this
+        # interpreter (pyenv's in /root), or it can read the kit.
+        assert (f"the sandbox's uid can read {kit}" in refused.stderr
+                or "the sandbox's uid cannot run" in refused.stderr), refused.stderr
+        assert "CAP_SYS_ADMIN" in refused.stderr  # what to do, for a container
+        assert not (tmp_path / "no").exists()
+        doctor = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "doctor"],
+                                cwd=kit, env=env, capture_output=True, text=True, timeout=200)
+        assert doctor.returncode == 1
+        assert "- mount namespace: sandbox setup failed: [Errno 1] unshare: Operation not " \
+               "permitted" in doctor.stdout, doctor.stdout
+        out = tmp_path / "out"
+        results = grade("thread_counter", [student], out, env=env, cwd=kit,
+                        launch=(*DOCKER_LIKE, sys.executable),
+                        options=("--allow-weak-sandbox",))
+        assert results["alice"]["score"] == results["alice"]["max_score"]
+        assert results["alice"]["output"].startswith("WARNING: graded with a weak sandbox")
+        for summary in ("summary.md", "summary.html"):
+            assert "WARNING: graded with a weak sandbox" in (out / summary).read_text()
+        table = subprocess.run([*DOCKER_LIKE, sys.executable, "-m", "grader", "grade",
+                                "thread_counter", str(student), "--out",
+                                str(tmp_path / "again"), "--allow-weak-sandbox", "--quiet"],
+                               cwd=kit, env=env, capture_output=True, text=True, timeout=200)
+        assert table.returncode == 0 and "WARNING: graded with a weak sandbox" in table.stdout
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
+
+
+@pytest.mark.timeout(600)
+def test_the_uid_level_refuses_a_readable_class_and_grades_gradescope_bundles():
+    """At the uid level (docker_like, the kit private), a class folder that every uid may
+    read is refused (exit 2), naming it and what to do; the output folder the grader
+    makes is private; ``doctor`` says the uid level is in force and exits 0. A Gradescope
+    bundle unpacked where every uid may read it grades there (its run_autograder makes
+    the kit private first)."""
+    why = _lacks_for_docker_like()
+    if why:
+        pytest.skip(f"docker_like: {why}")
+    base = _private_folder()
+    readable = _private_folder()
+    try:
+        grader = docker_like(base)
+        os.chmod(readable, 0o755)
+        for name in ("alice", "bob"):
+            (readable / "class" / name).mkdir(parents=True)
+            shutil.copyfile(ROOT / "solutions" / "thread_counter" / "counter.py",
+                            readable / "class" / name / "counter.py")
+        out = base / "out"
+        cmd = [*grader["launch"], "-m", "grader", "grade", "thread_counter", "--class",
+               str(readable / "class"), "--out", str(out)]
+        refused = subprocess.run(cmd, cwd=grader["kit"], env=grader["env"],
+                                 capture_output=True, text=True, timeout=200)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"student code could read {readable / 'class'}/" in refused.stderr, \
+            refused.stderr
+        assert "chmod 700" in refused.stderr
+        assert not list(out.iterdir())  # nothing graded
+        assert out.stat().st_mode & 0o077 == 0
+        doctor = subprocess.run([*grader["launch"], "-m", "grader", "doctor"],
+                                cwd=grader["kit"], env=grader["env"], capture_output=True,
+                                text=True, timeout=200)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "the uid level is in force" in doctor.stdout
+        assert "[x] uid level (no namespaces)" in doctor.stdout
+        bundle = base / "autograder.zip"
+        done = subprocess.run([sys.executable, "-m", "grader", "export", "gradescope",
+                               "thread_counter", "-o", str(bundle)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        autograder = readable / "autograder"
+        with zipfile.ZipFile(bundle) as zf:
+            zf.extractall(autograder / "source")
+        (autograder / "submission").mkdir()
+        shutil.copyfile(ROOT / "solutions" / "thread_counter" / "counter.py",
+                        autograder / "submission" / "counter.py")
+        python = grader["launch"][-1]
+        ran = subprocess.run([*grader["launch"][:-1], "bash",
+                              str(autograder / "source" / "run_autograder")],
+                             env={**grader["env"], "AUTOGRADER_ROOT": str(autograder),
+                                  "KIT_PYTHON": python},
+                             capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        result = json.loads((autograder / "results" / "results.json").read_text())
+        assert result["score"] == result["max_score"] == 10, result["output"]
+        assert "the grader's files hidden by file permissions" in result["output"]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(readable, ignore_errors=True)

@@ -7,8 +7,10 @@ One public interface (everything else in this package is its inside):
   many checks of a submission), :class:`Cancel`, the result :class:`Run`, :func:`skipped`;
 * the class's pool of warm sandboxes: :mod:`grader.sandbox.pool` (``Pool``, ``Client``);
 * what this machine allows: :func:`isolation` (detected once, then inherited),
-  :class:`Isolation`, :func:`force_isolation`, :func:`doctor`;
+  :class:`Isolation`, :func:`force_isolation`, :func:`doctor`; at the uid level, which
+  folders a sandbox could read (:func:`exposed`, :func:`hiding_advice`);
 * the limits of one sandbox (:data:`TASKS_MAX`, :data:`MEMORY_MAX`, :data:`PROCESS_MAX`,
+  :data:`DISK_MAX` and :data:`DISK_ENTRIES` at the uid level,
   :data:`DEFAULT_LIMITS`, :data:`GRACE`) and the grader's scratch folders
   (:func:`own_scratch`, :func:`kill_marked`); what of a submission sandboxes get
   (:func:`submission_files`).
@@ -21,10 +23,17 @@ scratch folders, :mod:`~grader.sandbox.runs` runs checks; all of these run in th
 trusted grading processes.
 """
 
-from grader.sandbox.detect import Isolation
+from grader.sandbox.detect import Isolation, exposed, hiding_advice
 from grader.sandbox.detect import force as force_isolation
 from grader.sandbox.doctor import doctor
-from grader.sandbox.resources import MEMORY_MAX, PROCESS_MAX, TASKS_MAX, own_scratch
+from grader.sandbox.resources import (
+    DISK_ENTRIES,
+    DISK_MAX,
+    MEMORY_MAX,
+    PROCESS_MAX,
+    TASKS_MAX,
+    own_scratch,
+)
 from grader.sandbox.runs import (
     DEFAULT_LIMITS,
     GRACE,
@@ -40,7 +49,8 @@ from grader.sandbox.runs import (
 )
 
 __all__ = [
-    "DEFAULT_LIMITS", "GRACE", "MEMORY_MAX", "PROCESS_MAX", "TASKS_MAX", "Cancel",
-    "Isolation", "Run", "Session", "doctor", "force_isolation", "isolation", "kill_marked",
-    "own_scratch", "run", "sessions_enabled", "skipped", "submission_files",
+    "DEFAULT_LIMITS", "DISK_ENTRIES", "DISK_MAX", "GRACE", "MEMORY_MAX", "PROCESS_MAX",
+    "TASKS_MAX", "Cancel", "Isolation", "Run", "Session", "doctor", "exposed",
+    "force_isolation", "hiding_advice", "isolation", "kill_marked", "own_scratch", "run",
+    "sessions_enabled", "skipped", "submission_files",
 ]

@@ -64,6 +64,11 @@ class Isolation:
     userns: bool = False
     # Why each missing feature is missing, as the probe found it (feature -> cause).
     causes: dict[str, str] = field(default_factory=dict, compare=False)
+    # The uid level (root where namespaces are refused: a container): a uid of its own
+    # per sandbox, from which file permissions hide the grader's files (probed: see
+    # :func:`exposed`); network sockets refused by a seccomp filter, the shared /tmp and
+    # /dev/shm swept of what the uid left, its processes watched and killed by uid.
+    permissions: bool = False
 
     @property
     def confined(self) -> bool:
@@ -81,7 +86,8 @@ class Isolation:
         """The isolation a grade can be trusted with: separated from the grader, in every
         namespace, on a private root file system (hidden suites, solutions, other
         students and reports are not there), bounded in processes and memory."""
-        return self.separated and self.root and set(NAMESPACES) <= set(self.namespaces)
+        return (self.separated and self.root and set(NAMESPACES) <= set(self.namespaces)) \
+            or (self.uid and self.permissions)
 
     @property
     def sessions(self) -> bool:
@@ -120,9 +126,16 @@ class Isolation:
                     "on Debian's older kernels kernel.unprivileged_userns_clone=1; on Ubuntu "
                     "23.10+ kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor "
                     "profile that allows userns for this Python), or run the grader as root.")
+        if PERMISSIONS in self.causes:
+            return (f"{self.causes[PERMISSIONS]}; then the grader uses the uid level. Or, in "
+                    f"a container, give it CAP_SYS_ADMIN and a seccomp profile that allows "
+                    f"unshare (docker run --cap-add SYS_ADMIN --security-opt "
+                    f"seccomp=unconfined), or grade on a Linux machine or VM.")
         return ("in a container, give it CAP_SYS_ADMIN and a seccomp profile that allows "
                 "unshare (docker run --cap-add SYS_ADMIN --security-opt seccomp=unconfined), "
-                "or grade on a Linux machine or VM as root or an ordinary user.")
+                "or install the kit where root alone may read it, with an interpreter "
+                "every user may run (the uid level), or grade on a Linux machine or VM as "
+                "root or an ordinary user.")
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -139,6 +152,10 @@ class Isolation:
         parts = []
         if self.uid:
             parts.append("own uid per sandbox")
+        if self.permissions:
+            parts.append("the grader's files hidden by file permissions; no namespaces "
+                         "(network sockets refused, shared /tmp and /dev/shm swept after "
+                         "each check)")
         if self.userns:
             parts.append("own user namespace (rootless)")
         if self.namespaces:
@@ -151,7 +168,7 @@ class Isolation:
         elif self.userns:
             parts.append("limits from rlimits and init's watch")
         text = "sandbox: " + "; ".join(parts)
-        if self.missing:
+        if self.missing and not self.permissions:  # (the uid level stands in for them)
             text += " (missing: " + "; ".join(self.missing) + ")"
         return text
 
@@ -241,8 +258,23 @@ def _detect() -> Isolation:
         causes["private root file system"] = why
     uid, why = trial(Isolation(uid=True))
     if not uid:
-        missing.append("setuid")
-        causes["setuid"] = why
+        if "Permission denied" in why:
+            why += (f" (the sandbox's uid cannot run {sandbox_python()}: a folder on its "
+                    f"path is private to its owner; grade from an interpreter every user "
+                    f"may run, e.g. a venv over /usr/bin/python3)")
+        missing.append(OWN_UID)
+        causes[OWN_UID] = why
+    else:
+        level = Isolation(uid=True, permissions=True)
+        ok, why = trial(level)
+        if ok:
+            seen = exposed(kit_secrets(), level)
+            if not seen:
+                return Isolation(uid=True, permissions=True, missing=tuple(missing),
+                                 causes=causes)
+            why = f"the sandbox's uid can read {seen[0]}: {hiding_advice(seen)}"
+        missing.append(PERMISSIONS)
+        causes[PERMISSIONS] = why
     if not uid and not usable:
         reaper, why = trial(Isolation(subreaper=True))
         if not reaper:
@@ -251,6 +283,108 @@ def _detect() -> Isolation:
         return Isolation(subreaper=reaper, missing=tuple(missing), causes=causes)
     return Isolation(uid=uid, namespaces=tuple(usable), root=root, missing=tuple(missing),
                      causes=causes)
+
+
+OWN_UID = "a uid of its own per sandbox"
+PERMISSIONS = "file permissions that hide the grader's files from the sandbox's uid"
+KIT = Path(__file__).resolve().parent.parent  # the grader package: its hidden suites
+
+
+def kit_secrets() -> list[Path]:
+    """What student code must not read, whatever the class: the grader's package (the
+    hidden suites; sandboxes get a copy of its ``inside`` package) and, in a checkout,
+    the reference solutions."""
+    return [p for p in (KIT, KIT.parent / "solutions") if p.is_dir()]
+
+
+EXPOSED_PROBE = r"""
+import os, sys
+seen = []
+for path in open(sys.argv[1], encoding="utf-8", errors="surrogateescape").read().split("\0"):
+    if not path:
+        continue
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError:
+        continue
+    seen.append(path)
+    if len(seen) >= 5:
+        break
+sys.stdout.write("\0".join(seen))
+"""
+PROBE_ENTRIES = 20000
+
+
+def exposed(paths: list[Path], iso: Isolation | None = None) -> list[str]:
+    """Which of ``paths``, or of the files and folders below them, a sandbox's uid can
+    read (list a folder, open a file), found by trying as that uid (up to 5; at most
+    :data:`PROBE_ENTRIES` entries are tried). Empty where the sandbox has a private
+    root (none of them is in there) or runs as the grader's own user (all are)."""
+    iso = iso or detect()
+    if not (iso.uid and iso.permissions):
+        return []
+    entries: list[str] = []
+    for top in paths:
+        top = Path(os.path.abspath(top))
+        if not top.exists():
+            continue
+        entries.append(str(top))
+        for folder, dirs, files in os.walk(top):
+            entries += [os.path.join(folder, n) for n in (*dirs, *files)]
+            if len(entries) > PROBE_ENTRIES:
+                break
+    if not entries:
+        return []
+    scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
+    own_scratch(scratch)
+    os.chmod(scratch, 0o711)
+    try:
+        listing = scratch / "paths"
+        listing.write_bytes("\0".join(entries[:PROBE_ENTRIES]).encode("utf-8",
+                                                                       "surrogateescape"))
+        os.chmod(listing, 0o644)
+        code, out, err = _probe(iso, scratch, ["-c", EXPOSED_PROBE, str(listing)])
+        if code != 0:
+            raise OSError(f"the permission probe failed: {err or code}")
+        return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def hiding_advice(seen: list[str]) -> str:
+    """What to do when :func:`exposed` found ``seen``."""
+    return ("make it private to the grader's user (chmod 700 on it or on a folder above "
+            "it; or `chmod -R go-rwx` on the kit, the class and the output folder)")
+
+
+def _probe(iso: Isolation, scratch: Path, args: list[str]) -> tuple[int, bytes, str]:
+    """Run the sandbox's interpreter with ``args`` in a sandbox of level ``iso`` (a uid
+    slot of its own): (exit code, stdout, the last line of stderr)."""
+    slot = UidSlot.claim() if iso.uid else None
+    try:
+        plan = build_plan(
+            iso, scratch, argv=[sandbox_python(), "-I", "-S", *args],
+            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=60.0,
+            uid=slot.uid if slot else None, cgroups=[], extra_ro=[], files={}, tmpfs=[],
+            copy_out=None)
+        with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
+            proc = subprocess.Popen(launch_command(plan, scratch), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err)
+        try:
+            code = wait(proc, 70)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return -1, b"", "did not end within 70 s"
+        words = (scratch / "stderr").read_bytes()[-2000:].decode(errors="replace")
+        lines = [w.strip() for w in words.splitlines() if w.strip()]
+        return code, (scratch / "stdout").read_bytes()[:1 << 20], lines[-1] if lines else ""
+    finally:
+        if slot is not None:
+            slot.release()
 
 
 def _detect_rootless() -> Isolation:

@@ -28,6 +28,11 @@ def doctor(iso: Isolation) -> str:
         line("net" in iso.namespaces, "network namespace", "no network from student code"),
         line("ipc" in iso.namespaces and "uts" in iso.namespaces, "IPC and UTS namespaces",
              "private System V IPC and host name"),
+        line(iso.permissions, "uid level (no namespaces)",
+             "the sandbox's uid cannot read the kit, the class or the reports (probed as "
+             "that uid; `grade` probes the class and output folders too); sockets but "
+             "AF_UNIX and System V IPC refused by a seccomp filter; what the uid leaves in "
+             "/tmp, /var/tmp, /dev/shm swept after each check"),
         line(iso.confined, "nothing outlives a check",
              "PID namespace, own uid, or (without root) a child-subreaper init that kills "
              "every descendant, setsid daemons included"),
@@ -41,7 +46,7 @@ def doctor(iso: Isolation) -> str:
                                  f"{TASKS_MAX} in the sandbox's user namespace, and init "
                                  f"stops the sandbox when its processes' resident memory "
                                  f"passes {MEMORY_MAX // 2**30} GiB)")),
-        line(iso.sessions, "init's watch",
+        line(iso.sessions or iso.permissions, "init's watch",
              f"every {int(Watch.PERIOD * 1000)} ms: more than {PROCESS_MAX} "
              f"processes at once (a fork bomb) stops them all"),
     ]
@@ -50,13 +55,18 @@ def doctor(iso: Isolation) -> str:
     text = [iso.summary(), "", *rows, "", f"  rlimits in every sandbox: {limits}",
             f"  wall limit per check: the check's deadline + {GRACE:g} s"]
     if iso.missing:
-        text += ["", "missing:"]
+        text += ["", "not in force" + (" (the uid level stands in for them):"
+                                       if iso.full and iso.permissions else ":")]
         text += [f"  - {m}" + (f": {iso.causes[m]}" if iso.causes.get(m) else "")
                  for m in iso.missing]
-        text += ["", f"to get them: {iso.advice()}"]
+        if not iso.full:
+            text += ["", f"to get them: {iso.advice()}"]
     if not iso.full:
         text += ["", "`grade` refuses to run here; --allow-weak-sandbox grades anyway, with a "
                      "warning in every report."]
+    elif iso.permissions:
+        text += ["", "the uid level is in force: grades can be trusted (README, "
+                     "\"Sandbox levels\", says what it proves and what it does not)."]
     else:
         text += ["", "everything the kit can use is in force."]
     return "\n".join(text)

@@ -49,10 +49,17 @@ import sys
 import time
 
 try:  # (imported as part of the grader)
-    from grader.sandbox.tree import alive, descendants, kill_until_gone, parent_pid, readable
+    from grader.sandbox.tree import (
+        alive,
+        descendants,
+        kill_until_gone,
+        live_of_uid,
+        parent_pid,
+        readable,
+    )
 except ImportError:  # (run by path, python -I -S launcher.py: its sibling)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from tree import alive, descendants, kill_until_gone, parent_pid, readable
+    from tree import alive, descendants, kill_until_gone, live_of_uid, parent_pid, readable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -268,9 +275,13 @@ class Witness:
     # past it, init answers but notes nothing, so the grader confirms nothing more.
     LOG_LIMIT = 2 << 20
 
-    def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc"):
+    def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc",
+                 uid: int | None = None):
         self.listener = listener
         self.proc = proc  # the sandbox's own procfs: pids from SO_PEERCRED are its pids
+        # Where the socket is on the machine's file system (the uid level), only the
+        # sandbox's uid is heard: another sandbox's student cannot help at its barriers.
+        self.uid = uid
         self.clients: dict = {}  # connection -> what it sent so far (being read)
         self.barriers: dict = {}
         self.parked: dict = {}  # connection -> the barrier it waits at
@@ -278,7 +289,8 @@ class Witness:
         # descriptor limit, whatever the grader was started with (ulimit -n 1024).
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         self.most = max(16, min(self.MAX_CLIENTS, (soft if soft > 0 else 1024) - 64))
-        self.log = open(log_path, "a", buffering=1)
+        self.log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
+                             "a", buffering=1)
         self.log.write(f'{{"runner": {int(runner)}}}\n')
         self.runner = runner
         self.check = None  # (the session's check whose budget is in use)
@@ -354,8 +366,11 @@ class Witness:
             conn.close()
             return
         line = data.split(b"\n", 1)[0]
-        pid, _, _ = struct.unpack("3i", conn.getsockopt(
+        pid, uid, _ = struct.unpack("3i", conn.getsockopt(
             _socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))
+        if self.uid is not None and uid != self.uid:
+            conn.close()
+            return
         if line.startswith(b"barrier "):
             self._barrier(conn, pid, line.split())
             return
@@ -459,6 +474,11 @@ def _threads(proc: str, pid: int) -> int | None:
 
 # --- the runner ---------------------------------------------------------------------------
 
+def _watched(plan: dict) -> bool:
+    """Whether init watches the sandbox (:class:`Watch`): then it needs its CPU share."""
+    return "pid" in plan.get("namespaces", []) or bool(plan.get("process_max"))
+
+
 def _own_cpu_share() -> None:
     """Give init a share of the CPU of its own, so that its watch keeps its pace while a
     fork bomb spins in thousands of processes: a session of its own (the kernel's
@@ -476,39 +496,69 @@ def _own_cpu_share() -> None:
 
 
 # System calls that keep state in the kernel beyond a check's processes and its
-# namespaces' wipe: kernel keyrings (per uid, and a sandbox's uid serves the next student)
-# and POSIX message queues (in the IPC namespace, which a session keeps). No exercise uses
-# them; refused with EPERM. (machine -> audit arch, add_key, request_key, keyctl, mq_open)
-KERNEL_STATE_CALLS = {"x86_64": (0xC000003E, 248, 249, 250, 240),
-                      "aarch64": (0xC00000B7, 217, 218, 219, 180)}
+# namespaces' wipe: kernel keyrings (per uid, and a sandbox's uid serves the next student),
+# POSIX message queues and System V IPC (in the IPC namespace, which a session keeps and
+# which the uid level shares with the machine). No exercise uses them; refused with EPERM.
+# (machine -> audit arch, add_key, request_key, keyctl, mq_open, shmget, semget, msgget)
+KERNEL_STATE_CALLS = {"x86_64": (0xC000003E, 248, 249, 250, 240, 29, 64, 68),
+                      "aarch64": (0xC00000B7, 217, 218, 219, 180, 194, 190, 186)}
+# Where the sandbox has no network namespace (the uid level): sockets of any family but
+# AF_UNIX are refused (no network), and io_uring, which could open them past the filter.
+# (machine -> socket, io_uring_setup)
+NETWORK_CALLS = {"x86_64": (41, 425), "aarch64": (198, 425)}
+AF_UNIX = 1
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 X32_BIT = 0x40000000  # (x86_64's other ABI: its numbers are refused whole)
 
 
-def deny_kernel_state() -> None:
-    """Install a seccomp filter (after ``no_new_privs``) that refuses
-    :data:`KERNEL_STATE_CALLS` in this process and all it starts. On another machine
-    architecture nothing is installed."""
-    spec = KERNEL_STATE_CALLS.get(os.uname().machine)
+def filter_program(machine: str, unix_only: bool) -> bytes | None:
+    """The classic BPF program of :func:`deny_kernel_state` (None: unknown machine)."""
+    spec = KERNEL_STATE_CALLS.get(machine)
     if spec is None:
-        return
+        return None
     arch, *calls = spec
+    socket_call = None
+    if unix_only:
+        socket_call, io_uring = NETWORK_CALLS[machine]
+        calls.append(io_uring)
 
-    def insn(code: int, jt: int, jf: int, k: int) -> bytes:
-        return struct.pack("HBBI", code, jt, jf, k)
+    def insn(code: int, jt: int, jf: int, k: int) -> tuple:
+        return (code, jt, jf, k)
 
-    allow = 4 + len(calls)  # (jumps are relative to the next instruction)
-    prog = [insn(0x20, 0, 0, 4),                          # load the architecture
-            insn(0x15, 0, allow - 2, arch),               # another one's calls: allowed
-            insn(0x20, 0, 0, 0),                          # load the call's number
-            insn(0x35, allow - 3, 0, X32_BIT)]            # x32: refused
-    prog += [insn(0x15, allow - 4 - i, 0, nr) for i, nr in enumerate(calls)]
-    prog += [insn(0x06, 0, 0, 0x7FFF0000),                # allow
-             insn(0x06, 0, 0, 0x00050000 | 1)]            # refuse: EPERM
-    code = b"".join(prog)
+    # Verdicts at the end: ALLOW, REFUSE; jumps are relative to the next instruction.
+    body: list = [("ld", 4), ("jeq_else_allow", arch), ("ld", 0), ("jge_refuse", X32_BIT)]
+    body += [("jeq_refuse", nr) for nr in calls]
+    if socket_call is not None:
+        body += [("jeq_else_allow", socket_call), ("ld", 16), ("jeq_allow_else_refuse", AF_UNIX)]
+    allow, refuse = len(body), len(body) + 1
+    prog = []
+    for i, (op, k) in enumerate(body):
+        to_allow, to_refuse = allow - i - 1, refuse - i - 1
+        if op == "ld":
+            prog.append(insn(0x20, 0, 0, k))
+        elif op == "jeq_else_allow":
+            prog.append(insn(0x15, 0, to_allow, k))
+        elif op == "jge_refuse":
+            prog.append(insn(0x35, to_refuse, 0, k))
+        elif op == "jeq_refuse":
+            prog.append(insn(0x15, to_refuse, 0, k))
+        else:  # jeq_allow_else_refuse
+            prog.append(insn(0x15, to_allow, to_refuse, k))
+    prog += [insn(0x06, 0, 0, 0x7FFF0000),              # allow
+             insn(0x06, 0, 0, 0x00050000 | 1)]          # refuse: EPERM
+    return b"".join(struct.pack("HBBI", *i) for i in prog)
+
+
+def deny_kernel_state(unix_only: bool = False) -> None:
+    """Install a seccomp filter (after ``no_new_privs``) that refuses
+    :data:`KERNEL_STATE_CALLS` in this process and all it starts, and with ``unix_only``
+    the :data:`NETWORK_CALLS` too. On another machine architecture nothing is installed."""
+    code = filter_program(os.uname().machine, unix_only)
+    if code is None:
+        return
     buf = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("HxxxxxxQ", len(prog), ctypes.addressof(buf))
+    fprog = struct.pack("HxxxxxxQ", len(code) // 8, ctypes.addressof(buf))
     fbuf = ctypes.create_string_buffer(fprog, len(fprog))
     _check(libc().prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
                         ctypes.c_void_p(ctypes.addressof(fbuf)), ctypes.c_ulong(0),
@@ -518,7 +568,7 @@ def deny_kernel_state() -> None:
 def exec_runner(plan: dict, root: str | None) -> None:
     """In the runner child: enter the root, drop privileges, apply limits, exec."""
     try:
-        if "pid" in plan.get("namespaces", []):
+        if _watched(plan):
             os.setsid()  # (apart from init's session: see _own_cpu_share)
             os.setpriority(os.PRIO_PROCESS, 0, 0)  # (not init's priority)
         if root is not None:
@@ -532,7 +582,7 @@ def exec_runner(plan: dict, root: str | None) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
         prctl(PR_SET_NO_NEW_PRIVS, 1)
-        deny_kernel_state()
+        deny_kernel_state(plan.get("unix_only", False))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         os.execve(plan["argv"][0], plan["argv"], plan["env"])
     except BaseException as exc:  # noqa: BLE001 - report and never return into init
@@ -542,18 +592,23 @@ def exec_runner(plan: dict, root: str | None) -> None:
             os._exit(SETUP_FAILED)
 
 
-def kill_uid(uid: int) -> None:
-    """Kill every process of ``uid`` (it is this sandbox's alone): ``kill(-1)`` as that uid."""
+def kill_uid(uid: int, limit: float = 5.0) -> None:
+    """Kill every process of ``uid`` (it is this sandbox's alone): ``kill(-1)`` as that uid,
+    again while any is alive (what forked during one round; zombies do not count), for
+    at most ``limit`` seconds."""
     pid = os.fork()
     if pid == 0:
         try:
             os.setresuid(uid, uid, uid)
-            for _ in range(3):
+            me, end = os.getpid(), time.monotonic() + limit
+            while True:
                 try:
                     os.kill(-1, signal.SIGKILL)
                 except ProcessLookupError:
                     break
-                time.sleep(0.01)
+                if time.monotonic() > end or not live_of_uid(uid, spare=me):
+                    break
+                time.sleep(0.001)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -565,7 +620,7 @@ def init(plan: dict) -> int:
     # Not dumpable: a student's process of the same uid (without root) cannot trace init
     # or open what it holds through /proc.
     prctl(PR_SET_DUMPABLE, 0)
-    if "pid" in plan.get("namespaces", []):
+    if _watched(plan):
         _own_cpu_share()
     if plan.get("root"):
         mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -578,6 +633,9 @@ def init(plan: dict) -> int:
     wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    listener = None
+    if root is None and plan.get("witness_socket"):  # (the uid level: on the host's files)
+        listener = Witness.listen(plan["witness_socket"])
     runner = os.fork()
     if runner == 0:
         exec_runner(plan, root)
@@ -585,12 +643,18 @@ def init(plan: dict) -> int:
     witness = None
     if root is not None and plan["root"].get("witness_socket") is not None:
         witness = Witness(plan["root"]["witness_socket"], plan["witness_log"], runner,
-                          _inside(root, "/proc"))
+                          _inside(root, "/proc"), uid=plan.get("uid"))
+    elif listener is not None:
+        witness = Witness(listener, plan["witness_log"], runner, "/proc", uid=plan.get("uid"))
     end = time.monotonic() + plan["wall"]
     status = None
     killed = False
-    watch = Watch(plan, _inside(root, "/proc")) if root and plan["root"].get("own_pid_ns") \
-        else Watch({}, "/proc")
+    if root and plan["root"].get("own_pid_ns"):
+        watch = Watch(plan, _inside(root, "/proc"))
+    elif plan.get("process_max"):  # (the uid level: the processes below this init)
+        watch = Watch(plan, "/proc", below=os.getpid())
+    else:
+        watch = Watch({}, "/proc")
     while True:
         try:
             pid, wstatus = os.waitpid(-1, os.WNOHANG)
@@ -629,10 +693,77 @@ def init(plan: dict) -> int:
         code = 128 + os.WTERMSIG(status)
     else:
         code = os.WEXITSTATUS(status)
-    if root is not None and plan.get("copy_out"):
+    if plan.get("sweep"):
+        sweep_uid(plan["uid"], plan["sweep"])
+    if plan.get("copy_out"):
         source, dest = plan["copy_out"]
-        copy_out(_inside(root, source), dest)
+        copy_out(_inside(root, source) if root is not None else source, dest)
     return code
+
+
+def owned_entries(uid: int, folders: list[str], depth: int = 4):
+    """``(path, lstat)`` of every entry owned by ``uid`` directly in ``folders`` or in the
+    world-writable folders of other owners below them (``depth`` levels down: the uid
+    may write there too). The uid level has no private ``/tmp``: this is how what it
+    wrote to the machine's shared folders is found. Links are never followed."""
+    todo = [(folder, 0) for folder in folders]
+    while todo:
+        folder, level = todo.pop()
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if st.st_uid == uid:
+                yield path, st
+            elif stat.S_ISDIR(st.st_mode) and st.st_mode & 0o002 and level < depth:
+                todo.append((path, level + 1))
+
+
+def sweep_uid(uid: int, folders: list[str]) -> None:
+    """Remove what the sandbox's uid left in the machine's shared folders (the same uid
+    serves the next student): whole, whatever its modes (init is root)."""
+    import shutil
+
+    for path, st in list(owned_entries(uid, folders)):
+        try:
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            continue
+
+
+def disk_use(uid: int, folders: list[str], most: int) -> tuple[int, int]:
+    """(bytes, entries) that ``uid`` holds in ``folders`` (see :func:`owned_entries`),
+    counting at most ``most`` entries."""
+    used = count = 0
+    for path, st in owned_entries(uid, folders):
+        todo = [(path, st)]
+        while todo:
+            path, st = todo.pop()
+            used += st.st_blocks * 512
+            count += 1
+            if count >= most:
+                return used, count
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    names = os.listdir(path)
+                except OSError:
+                    continue
+                for name in names:
+                    try:
+                        todo.append((os.path.join(path, name),
+                                     os.lstat(os.path.join(path, name))))
+                    except OSError:
+                        continue
+    return used, count
 
 
 class Watch:
@@ -651,14 +782,23 @@ class Watch:
     only by what it forks or touches in that time."""
 
     PERIOD = 0.05
+    DISK_PERIOD = 0.1
 
-    def __init__(self, plan: dict, proc: str):
+    def __init__(self, plan: dict, proc: str, below: int | None = None):
+        self.below = below  # (no PID namespace: the processes below this one are the sandbox's)
         self.processes = plan.get("process_max")
         self.memory = plan.get("memory_max")
         self.flags = plan.get("flags")
         self.proc = proc
         self.page = os.sysconf("SC_PAGE_SIZE")
         self.next = 0.0  # (monotonic time of the next look)
+        # The uid level (the machine's shared folders, no size-limited tmpfs): what the
+        # uid holds there, looked at every DISK_PERIOD seconds.
+        self.disk = plan.get("disk_max")
+        self.disk_entries = plan.get("disk_entries") or 0
+        self.disk_dirs = plan.get("disk_dirs") or []
+        self.uid = plan.get("uid")
+        self.next_disk = 0.0
 
     def due_in(self) -> float:
         """Seconds until the next look (init may sleep that long for it)."""
@@ -674,12 +814,20 @@ class Watch:
             return False
         self.next = now + self.PERIOD
         me = str(os.getpid())
-        try:
-            pids = [e for e in os.listdir(self.proc) if e.isdigit() and e != me]
-        except OSError:
-            return False
+        if self.below is not None:
+            pids = [str(p) for p in descendants(self.below, self.proc)]
+        else:
+            try:
+                pids = [e for e in os.listdir(self.proc) if e.isdigit() and e != me]
+            except OSError:
+                return False
         if self.processes and len(pids) > self.processes:
             return self._flag("processes-exceeded")
+        if self.disk and now >= self.next_disk:
+            self.next_disk = now + self.DISK_PERIOD
+            used, entries = disk_use(self.uid, self.disk_dirs, self.disk_entries)
+            if used > self.disk or entries >= self.disk_entries:
+                return self._flag("disk-exceeded")
         if not self.memory:
             return False
         total = 0
@@ -739,6 +887,7 @@ def _kill_all(plan: dict, runner: int) -> None:
             pass
     elif plan.get("uid") is not None:
         kill_uid(plan["uid"])
+        kill_descendants(limit=2.0)  # (what forked between the kill -1 rounds)
     else:
         kill_descendants()
 

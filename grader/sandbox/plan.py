@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.sandbox.resources import MEMORY_MAX, PROCESS_MAX, TASKS_MAX
+from grader.sandbox.resources import DISK_ENTRIES, DISK_MAX, MEMORY_MAX, PROCESS_MAX, TASKS_MAX
 
 if TYPE_CHECKING:
     from grader.sandbox.detect import Isolation
@@ -22,7 +22,9 @@ LAUNCHER = Path(__file__).resolve().parent / "launcher.py"
 def launch_command(plan: dict, scratch: Path) -> list[str]:
     """Write ``plan`` into ``scratch`` and return the command that carries it out."""
     path = scratch / "plan"
-    path.write_bytes(marshal.dumps(plan))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # (the grader's alone)
+    with os.fdopen(fd, "wb") as f:
+        f.write(marshal.dumps(plan))
     return [sys.executable, "-I", "-S", str(LAUNCHER), str(path)]
 
 
@@ -85,6 +87,13 @@ def _python_dirs() -> tuple[str, ...]:
 
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+# The machine's folders that every uid may write (the uid level has no private ones).
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
+
+
+def shared_dirs() -> list[str]:
+    """:data:`SHARED_DIRS` that this machine has (links left out: their targets are)."""
+    return [d for d in SHARED_DIRS if os.path.isdir(d) and not os.path.islink(d)]
 
 
 def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
@@ -102,11 +111,23 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
     if iso.userns:
         # No uid of its own: the sandbox's processes are counted in its user namespace.
         plan["rlimits"] = {"RLIMIT_NPROC": TASKS_MAX, **plan["rlimits"]}
-    if "pid" in iso.namespaces and iso.root:  # (init's Watch: see the launcher)
+    if "net" not in iso.namespaces and iso.confined:
+        plan["unix_only"] = True  # (no network namespace: no sockets but AF_UNIX)
+    uid_level = iso.permissions and uid is not None and not iso.root
+    if ("pid" in iso.namespaces and iso.root) or uid_level:  # (init's Watch: see the launcher)
         plan["flags"] = str(scratch)
         plan["process_max"] = PROCESS_MAX
         if not (cgroups and iso.cgroup_limits):
             plan["memory_max"] = MEMORY_MAX
+    if uid_level:
+        # The machine's /tmp, /dev/shm, ... are shared: what the uid leaves there goes.
+        plan["sweep"] = shared_dirs()
+        # ... and what it may hold there and in its scratch folders, at most (init's watch).
+        plan["disk_max"] = DISK_MAX
+        plan["disk_entries"] = DISK_ENTRIES
+        plan["disk_dirs"] = [*plan["sweep"], str(scratch)]
+        if witness:
+            plan["witness_socket"], plan["witness_log"] = witness
     if iso.root:
         root_dir = scratch / "root"
         root_dir.mkdir()

@@ -28,6 +28,11 @@ PROCESS_MAX = 256
 CPU_SHARES = 1024
 # Marks left in the scratch folder by init's watch (see launcher.Watch).
 MEMORY_FLAG = "memory-exceeded"
+DISK_FLAG = "disk-exceeded"
+# The uid level's bound on what a sandbox writes to disk (shared /tmp, /dev/shm, its
+# scratch folders; elsewhere size-limited tmpfs folders bound it).
+DISK_MAX = 256 * 1024**2  # (as the full sandbox's four private folders of 64 MB)
+DISK_ENTRIES = 20000  # (files and folders: a check makes a few dozen)
 PROCESSES_FLAG = "processes-exceeded"
 
 

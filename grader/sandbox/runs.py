@@ -25,6 +25,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import atexit
 import compileall
 import functools
 import json
@@ -43,9 +44,10 @@ from typing import Any
 
 from grader.inside.runner import collect, tail
 from grader.sandbox.detect import Isolation, detect
-from grader.sandbox.launcher import KILLED_AT_LIMIT
-from grader.sandbox.plan import build_plan, launch_command, sandbox_python
+from grader.sandbox.launcher import KILLED_AT_LIMIT, sweep_uid
+from grader.sandbox.plan import build_plan, launch_command, sandbox_python, shared_dirs
 from grader.sandbox.resources import (
+    DISK_FLAG,
     MEMORY_FLAG,
     PROCESSES_FLAG,
     TASKS_MAX,
@@ -53,7 +55,14 @@ from grader.sandbox.resources import (
     UidSlot,
     own_scratch,
 )
-from grader.sandbox.tree import kill_until_gone, parent_pid, readable, stat_fields, wait
+from grader.sandbox.tree import (
+    kill_until_gone,
+    live_of_uid,
+    parent_pid,
+    readable,
+    stat_fields,
+    wait,
+)
 
 MAIN = Path(__file__).resolve().parent.parent / "inside" / "main.py"
 OUTPUT_LIMIT = 8 * 1024 * 1024
@@ -72,7 +81,7 @@ class Run:
 
     ``status`` is ``"ok"`` (the scenario finished, perhaps with the student's exception in
     ``error``), ``"timeout"`` (the runner's watchdog fired; ``timeout["stacks"]`` says where
-    each thread was), ``"killed"`` (no result within the wall limit) or ``"died"`` (the
+    each thread was), ``"killed"`` (no result within the wall limit), ``"died"`` (the
     process ended without writing a result: ``os._exit``, a crash, a signal).
     """
 
@@ -93,6 +102,8 @@ class Run:
     out_of_memory: bool = False
     # More processes at once than the sandbox allows (a fork bomb): init killed them all.
     too_many_processes: bool = False
+    # More on disk than the sandbox allows (the uid level, see DISK_MAX): init stopped it.
+    too_much_disk: bool = False
     # Facts observed by the sandbox's init (pids, barriers, thread counts) are in
     # ``records``/``data``; False where the machine gives no such witness.
     witnessed: bool = False
@@ -254,7 +265,8 @@ class _Jail:
     def __init__(self, submission: Path, workdir: Path | None = None,
                  run_token: str | None = None):
         self.iso = isolation()
-        precompile()
+        if not self.iso.confined:
+            precompile()
         self.scratch = Path(tempfile.mkdtemp(prefix="kit-sandbox-", dir=workdir))
         own_scratch(self.scratch)
         os.chmod(self.scratch, 0o711)
@@ -268,18 +280,24 @@ class _Jail:
             raise
         self.uid = self.slot.uid if self.slot else None
         scratch = self.scratch
+        # The uid level: the sandbox sees the machine's files, as its own uid, from which
+        # the grader's are hidden by their permissions (the kit's too: it runs a copy of
+        # the inside package, and its outputs are copied out by init, regular files only).
+        self.uid_level = self.iso.permissions and self.uid is not None and not self.iso.root
         if self.iso.root:  # the sandbox sees its own file system (see grader.sandbox.launcher)
             self.where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
                           "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
                           "spec": "/kit/spec.json"}
         else:
-            self.where = {"sub": str(scratch / "submission"), "out": str(scratch / "out"),
-                          "work": str(scratch / "work"), "main": str(MAIN),
+            main = _inside_copy() if self.uid is not None else MAIN
+            out = "sandbox-out" if self.uid_level else "out"
+            self.where = {"sub": str(scratch / "submission"), "out": str(scratch / out),
+                          "work": str(scratch / "work"), "main": str(main),
                           "spec": str(scratch / "spec.json")}
-            for name in ("out", "work"):
+            for name in {"out", out, "work"}:
                 (scratch / name).mkdir(mode=0o700)
             if self.uid is not None:
-                for name in ("submission", "out", "work"):
+                for name in ("submission", out, "work"):
                     os.chown(scratch / name, self.uid, self.uid)
                     os.chmod(scratch / name, 0o700)
         self.token = uuid.uuid4().hex
@@ -297,6 +315,8 @@ class _Jail:
             self.env["KIT_RUN_TOKEN"] = run_token
         if self.iso.root:
             self.env["KIT_WITNESS"] = "/kit/witness.sock"
+        elif self.uid_level:
+            self.env["KIT_WITNESS"] = str(scratch / "witness.sock")
         self.proc: subprocess.Popen | None = None
         self.witness_log = WitnessLog(self.scratch / "witness.jsonl")
 
@@ -324,18 +344,24 @@ class _Jail:
         (or, without a private root, next to the scratch folder's paths they name).
         ``serves``: ``argv`` is a session's server, which init's watch spares."""
         iso, scratch = self.iso, self.scratch
+        if iso.root:
+            copy, witness = ("/sandbox/out", str(scratch / "out")), "/kit/witness.sock"
+        elif self.uid_level:
+            copy, witness = (self.where["out"], str(scratch / "out")), self.env["KIT_WITNESS"]
+        else:
+            copy, witness = None, None
         if iso.confined:
             plan = build_plan(
                 iso, scratch, argv=argv, env=self.env, cwd=self.where["work"], wall=wall,
                 uid=self.uid, cgroups=self.cgroup.procs_files() if self.cgroup else [],
-                extra_ro=[(str(MAIN.parent), "/kit/grader/inside"),
+                extra_ro=[(str(_inside_copy().parent), "/kit/grader/inside"),
                           (str(scratch / "submission"), "/sandbox/submission")],
                 files={"/kit/grader/__init__.py": "", **files} if iso.root else {},
                 tmpfs=[("/sandbox/work", "size=64m,mode=700"),
                        ("/sandbox/out", "size=64m,mode=700")],
-                copy_out=("/sandbox/out", str(scratch / "out")),
+                copy_out=copy,
                 rlimits={"RLIMIT_NPROC": TASKS_MAX} if self.uid is not None else {},
-                witness=("/kit/witness.sock", str(scratch / "witness.jsonl")),
+                witness=(witness, str(scratch / "witness.jsonl")) if witness else None,
                 runner_fds=pass_fds,
             )
             plan["serves"] = serves
@@ -347,7 +373,8 @@ class _Jail:
                 Path(path).write_text(text)
                 if self.uid is not None:
                     os.chown(path, self.uid, self.uid)
-        with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
+        with open(scratch / "stdout", "wb", opener=_private) as out, \
+                open(scratch / "stderr", "wb", opener=_private) as err:
             self.proc = subprocess.Popen(
                 cmd, cwd=scratch if iso.root else self.where["work"], env=self.env,
                 stdin=stdin, stdout=out, stderr=err, start_new_session=True,
@@ -377,6 +404,11 @@ class _Jail:
         if not self.iso.uid and "pid" not in self.iso.namespaces:
             # (Under a subreaper init nothing should be left; this is the backstop.)
             kill_marked("KIT_SANDBOX_TOKEN", self.token)
+        if self.uid_level and self.uid is not None:
+            # (Init does both when the check ends; not if it was killed: a cancel.)
+            uid = self.uid
+            kill_until_gone(lambda: live_of_uid(uid), limit=5.0)
+            sweep_uid(uid, shared_dirs())
 
     def _marks(self, name: str) -> int:
         """How often init's watch left the mark ``name`` (one byte each)."""
@@ -395,6 +427,16 @@ class _Jail:
         """How often init stopped the sandbox's processes for being too many at once."""
         return self._marks(PROCESSES_FLAG)
 
+    def disk_stopped(self) -> int:
+        """How often init stopped the sandbox for what it wrote to disk (the uid level)."""
+        return self._marks(DISK_FLAG)
+
+    @property
+    def witnessed(self) -> bool:
+        """Whether the sandbox's init witnesses the probes (a private root, or the uid
+        level)."""
+        return self.iso.root or self.uid_level
+
     def witness(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
         """(the pid init started, key -> what init saw) from the witness log."""
         return self.witness_log.read()
@@ -407,10 +449,56 @@ class _Jail:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def _private(path: str, flags: int) -> int:
+    """``open``'s opener for the grader's files in a scratch folder: mode 0600 (at the
+    uid level the sandbox sees the machine's files, the scratch folder's path included)."""
+    return os.open(path, flags, 0o600)
+
+
+_inside: Path | None = None
+_inside_lock = threading.Lock()
+
+
+def _inside_copy() -> Path:
+    """What sandboxes run: a copy of the grader's ``inside`` package, byte-compiled,
+    readable by every uid, whatever the permissions of the kit itself (which should be
+    private to the grader's user: it holds the hidden suites). Made once per grading
+    process; its forks use it too, and so do the processes it starts (``KIT_INSIDE``).
+    Removed when the process that made it exits (or, if that is killed, by the next
+    grader's sweep). Returns its ``main.py``."""
+    global _inside
+    with _inside_lock:
+        if _inside is not None and _inside.is_file():
+            return _inside
+        inherited = os.environ.get("KIT_INSIDE", "")
+        if inherited.endswith("/grader/inside/main.py") and os.path.isfile(inherited) \
+                and os.stat(inherited).st_uid == os.geteuid():
+            _inside = Path(inherited)
+            return _inside
+        dest = Path(tempfile.mkdtemp(prefix="kit-inside-"))
+        own_scratch(dest)
+        inside = dest / "grader" / "inside"
+        inside.mkdir(parents=True)
+        (dest / "grader" / "__init__.py").write_text("")
+        for source in MAIN.parent.glob("*.py"):
+            shutil.copyfile(source, inside / source.name)
+        compileall.compile_dir(str(inside), quiet=2)
+        for folder, _dirs, files in os.walk(dest):
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        maker = os.getpid()
+        atexit.register(lambda: os.getpid() == maker and shutil.rmtree(dest, True))
+        _inside = inside / "main.py"
+        os.environ["KIT_INSIDE"] = str(_inside)
+        return _inside
+
+
 def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
-              out_of_memory: bool, too_many_processes: bool = False) -> Run:
+              out_of_memory: bool, too_many_processes: bool = False,
+              too_much_disk: bool = False) -> Run:
     """A :class:`Run` from what the check left (:func:`runner.collect`)."""
     result = left.get("result") if isinstance(left.get("result"), dict) else {}
     phase = str(result.get("phase") or left.get("phase") or "starting")
@@ -442,7 +530,8 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         timeout=result.get("timeout"), records=records, exit_code=exit_code,
         elapsed=elapsed, stdout_tail=str(left.get("stdout_tail") or ""),
         stderr_tail=str(left.get("stderr_tail") or ""), params=params,
-        out_of_memory=out_of_memory, too_many_processes=too_many_processes, span=span,
+        out_of_memory=out_of_memory, too_many_processes=too_many_processes,
+        too_much_disk=too_much_disk, span=span,
         abandoned=left.get("abandoned") is True,
     )
 
@@ -493,9 +582,10 @@ def run(
         left = collect(str(jail.scratch / "out"))
         left["stdout_tail"] = tail(str(jail.scratch / "stdout"))
         left["stderr_tail"] = tail(str(jail.scratch / "stderr"))
-        runner, entries = jail.witness() if iso.root else (None, None)
+        runner, entries = jail.witness() if jail.witnessed else (None, None)
         return _make_run(scenario, start_method, params, left, killed, exit_code, elapsed,
-                         runner, entries, jail.oom_kills() > 0, jail.forks_stopped() > 0)
+                         runner, entries, jail.oom_kills() > 0, jail.forks_stopped() > 0,
+                         jail.disk_stopped() > 0)
     finally:
         jail.close()
 
@@ -603,6 +693,7 @@ class Session:
                          f"{jail.where['out']}/{cid}")
         spec["check"] = cid
         oom_before, forks_before = jail.oom_kills(), jail.forks_stopped()
+        disk_before = jail.disk_stopped()
         jail.witness_log.forget()
         started = time.monotonic()
         try:
@@ -632,7 +723,8 @@ class Session:
         return _make_run(scenario, start_method, params, answer, bool(answer.get("killed")),
                          exit_code if isinstance(exit_code, int) else None, elapsed,
                          entry["pid"] if entry else None, entries, oom,
-                         jail.forks_stopped() > forks_before)
+                         jail.forks_stopped() > forks_before,
+                         jail.disk_stopped() > disk_before)
 
     def _tell(self, jail: _Jail, message: dict[str, Any]) -> None:
         """One JSON line to the server's stdin (checks come from the thread that runs them,

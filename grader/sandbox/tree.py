@@ -66,6 +66,22 @@ def descendants(pid: int, proc: str = "/proc") -> list[int]:
     return found
 
 
+def live_of_uid(uid: int, proc: str = "/proc", spare: int | None = None) -> list[int]:
+    """The processes (not zombies) whose real uid is ``uid``, but ``spare``."""
+    found = []
+    for entry in os.listdir(proc):
+        if not entry.isdigit() or int(entry) == spare:
+            continue
+        try:
+            with open(f"{proc}/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
+                found.append(int(entry))
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return found
+
+
 def kill_until_gone(find: Callable[[], Iterable[int]], limit: float,
                     pause: float = 0.001) -> bool:
     """SIGKILL every process ``find()`` names, again and again (what a fork bomb forked
