@@ -232,6 +232,10 @@ def describe_stuck(run: Run, module: str) -> str:
                      f"them) runs again in each child, which starts more. Put it under "
                      f"`if __name__ == \"__main__\":` or inside a function")
         return text + "."
+    if run.status == "oversized":
+        return (f"{prefix}{call} left more data for the grader than it reads ({run.phase}): "
+                f"the grader judged nothing of this run. Return what the exercise asks for "
+                f"(a handful of values), not a huge or deeply nested structure.")
     if run.status == "killed":
         return (f"{prefix}{call} did not return and did not respond within the time limit "
                 f"(the whole process was killed): look for an endless loop.")

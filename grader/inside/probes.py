@@ -98,17 +98,39 @@ def record(kind: str, data: dict[str, Any], key: str | None = None) -> None:
     os.replace(tmp, path)
 
 
+MAX_RECORDS = 20_000  # (a check writes a few dozen; 2,000 threads' worth at most)
+RECORD_BYTES = 64 * 1024
+
+
 def read_records(probe_dir: str, kind: str | None = None) -> list[dict[str, Any]]:
-    out = []
-    for name in sorted(os.listdir(probe_dir)):
-        if not (name.startswith("rec-") and name.endswith(".json")):
-            continue
-        if kind is not None and not name.startswith(f"rec-{kind}-"):
-            continue
+    """The records in ``probe_dir`` (of ``kind``), in name order. Each is parsed within
+    :mod:`grader.inside.bounded`'s bounds and :data:`RECORD_BYTES`; more than
+    :data:`MAX_RECORDS`, or one over a bound, raise
+    :class:`~grader.inside.bounded.TooLarge` (the grader's side reads what a student's
+    process may have written)."""
+    from grader.inside.bounded import MAX_VALUES, TooLarge, loads, values
+
+    names = [n for n in os.listdir(probe_dir) if n.startswith("rec-") and n.endswith(".json")
+             and (kind is None or n.startswith(f"rec-{kind}-"))]
+    if len(names) > MAX_RECORDS:
+        raise TooLarge(f"more than {MAX_RECORDS:,} probe records")
+    out, budget = [], MAX_VALUES  # (all records together: one document's bound)
+    for name in sorted(names):
         try:
-            with open(os.path.join(probe_dir, name)) as f:
-                out.append(json.load(f))
-        except (OSError, ValueError):
+            with open(os.path.join(probe_dir, name), "rb") as f:
+                data = f.read(RECORD_BYTES + 1)
+        except OSError:
+            continue
+        if len(data) > RECORD_BYTES:
+            raise TooLarge(f"a probe record of more than {RECORD_BYTES >> 10} KiB")
+        budget -= values(data) + 1
+        if budget < 0:
+            raise TooLarge(f"probe records of more than {MAX_VALUES:,} values in all")
+        try:
+            out.append(loads(data))
+        except TooLarge as exc:
+            raise TooLarge(f"a probe record: {exc}") from exc
+        except ValueError:
             continue
     return out
 

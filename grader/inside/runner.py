@@ -297,25 +297,42 @@ def collect(out_dir: str, limit: int = 3000) -> dict[str, Any]:
     Used on both sides: by the session server inside the sandbox (which sends it to the
     grader) and by the grader for a one-check sandbox (after init copied the folder out).
     """
+    from grader.inside.bounded import TooLarge, loads
     from grader.inside.probes import read_records
 
     def text(name: str, limit: int) -> str:
         return tail(os.path.join(out_dir, name), limit)
 
     result: Any = None
+    oversized = ""
     try:
-        with open(os.path.join(out_dir, "result.json")) as f:
-            result = json.load(f)
+        with open(os.path.join(out_dir, "result.json"), "rb") as f:
+            data = f.read(RESULT_BYTES + 1)
+        if len(data) > RESULT_BYTES:
+            raise TooLarge(f"more than {RESULT_BYTES >> 20} MiB")
+        result = loads(data)
+    except TooLarge as exc:
+        oversized = f"its result: {exc}"
     except (OSError, ValueError):
         result = None
     probe_dir = os.path.join(out_dir, "probes")
-    return {
+    try:
+        records = read_records(probe_dir) if os.path.isdir(probe_dir) else []
+    except TooLarge as exc:
+        records, oversized = [], oversized or str(exc)
+    left = {
         "result": result if isinstance(result, dict) else {},
         "phase": text("phase", 500),
-        "records": read_records(probe_dir) if os.path.isdir(probe_dir) else [],
+        "records": records,
         "stdout_tail": text("stdout", limit),
         "stderr_tail": text("stderr", limit),
     }
+    if oversized:
+        left["oversized"] = oversized
+    return left
+
+
+RESULT_BYTES = 8 << 20  # (a result is a few KiB: the values of one call, stacks)
 
 
 def _prctl(option: int, value: int) -> None:

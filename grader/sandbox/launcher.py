@@ -96,6 +96,7 @@ KILLED_AT_LIMIT = 250  # not 128 + a signal: a runner killed by SIGKILL (OOM) en
 SETUP_FAILED = 125
 OUT_FILE_LIMIT = 16 * 1024 * 1024
 OUT_TOTAL_LIMIT = 64 * 1024 * 1024
+OUT_FILES_LIMIT = 25_000  # (past the grader's cap on probe records: it then says so)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 
 _libc = None
@@ -208,8 +209,9 @@ def build_root(spec: dict) -> str:
 
 
 def copy_out(source: str, dest: str) -> None:
-    """Copy the runner's regular output files (not links, size-capped) to the grader."""
-    total = 0
+    """Copy the runner's regular output files (not links, size-capped, at most
+    :data:`OUT_FILES_LIMIT` of them) to the grader."""
+    total = count = 0
     for folder, _dirs, files in os.walk(source, followlinks=False):
         rel = os.path.relpath(folder, source)
         os.makedirs(os.path.join(dest, rel), exist_ok=True)
@@ -222,7 +224,8 @@ def copy_out(source: str, dest: str) -> None:
             if not stat.S_ISREG(st.st_mode) or st.st_size > OUT_FILE_LIMIT:  # no links
                 continue
             total += st.st_size
-            if total > OUT_TOTAL_LIMIT:
+            count += 1
+            if total > OUT_TOTAL_LIMIT or count > OUT_FILES_LIMIT:
                 return
             try:
                 _copy(path, os.path.join(dest, rel, name))

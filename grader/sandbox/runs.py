@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.inside import bounded
 from grader.inside.runner import collect, tail
 from grader.sandbox.detect import Isolation, detect
 from grader.sandbox.launcher import KILLED_AT_LIMIT, sweep_uid
@@ -82,7 +83,9 @@ class Run:
     ``status`` is ``"ok"`` (the scenario finished, perhaps with the student's exception in
     ``error``), ``"timeout"`` (the runner's watchdog fired; ``timeout["stacks"]`` says where
     each thread was), ``"killed"`` (no result within the wall limit), ``"died"`` (the
-    process ended without writing a result: ``os._exit``, a crash, a signal).
+    process ended without writing a result: ``os._exit``, a crash, a signal) or
+    ``"oversized"`` (it left more than the grader reads, :mod:`grader.inside.bounded`;
+    ``phase`` says what).
     """
 
     scenario: str
@@ -502,7 +505,11 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
     """A :class:`Run` from what the check left (:func:`runner.collect`)."""
     result = left.get("result") if isinstance(left.get("result"), dict) else {}
     phase = str(result.get("phase") or left.get("phase") or "starting")
-    if result.get("timeout"):
+    if isinstance(left.get("oversized"), str) and left["oversized"]:
+        # Over what the grader reads (grader.inside.bounded): nothing of it is judged.
+        status, phase, result = "oversized", left["oversized"][:200], {}
+        left = {**left, "records": []}
+    elif result.get("timeout"):
         status = "timeout"
     elif result and result.get("phase") == "done":
         status = "ok"
@@ -761,7 +768,7 @@ class Session:
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
-            answer = json.loads(line)
+            answer = bounded.loads(line)  # (over a bound: the check is rerun on its own)
         except ValueError:
             return None
         return answer if isinstance(answer, dict) else None
@@ -838,7 +845,7 @@ def _find_server(launcher: int | None) -> int | None:
 
 SESSION_WALL = 3600.0
 CHECK_BOUND = 55.0  # seconds a check may take in all, even when it breaks its session
-ANSWER_LIMIT = 64 * 1024 * 1024
+ANSWER_LIMIT = 16 * 1024 * 1024
 
 
 class WitnessLog:
