@@ -66,6 +66,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
                                  {"num_matches": "Total"}),
         "inline_thread": ({"overlap"}, {"overlap": "never"}),
         "patch_the_overlap_witness": ({"overlap"}, {"overlap": "could not confirm"}),
+        "idle_threads": ({"overlap"}, {}),
         "disk_fill": (set(), {}),
     },
     "process_fanout": {
@@ -76,6 +77,8 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "respawn_at_import": ({"portable"}, {"portable": "importing fanout.py"}),
         "unpicklable_target": ({"portable"}, {"portable": "pickl"}),
         "deep_records": (ALL, {"count": "more data for the grader than it reads"}),
+        "replay_barrier": ({"concurrent"}, {"concurrent": "never ran at the same time"}),
+        "helper_connections": ({"in_children"}, {"in_children": "thread"}),
     },
     "pool_variants": {
         "agreeable_results": ({"map", "map_async", "apply_async", "square_cube"},
@@ -303,7 +306,8 @@ def graded(tmp_path_factory):
 # outside (the init's SO_PEERCRED witness). Strict: these turn into failures once fixed.
 FORGES_IN_PROCESS = pytest.mark.xfail(
     strict=True, reason="in-process instrumentation can be rewritten by the student's code")
-KNOWN_LIMITS = {("thread_counter", "forge_runner_result"), ("thread_counter", "patch_the_runner")}
+KNOWN_LIMITS = {("thread_counter", "forge_runner_result"), ("thread_counter", "patch_the_runner"),
+                ("thread_counter", "idle_threads")}
 CASES = [pytest.param(a, n, id=f"{a}/{n}", marks=[pytest.mark.xdist_group(f"attacks-{a}")]
                       + ([FORGES_IN_PROCESS] if (a, n) in KNOWN_LIMITS else []))
          for a in EXPECTED for n in EXPECTED[a]]

@@ -259,11 +259,13 @@ def _key(raw: bytes) -> str:
 # --- the witness -------------------------------------------------------------------------
 
 class Witness:
-    """Who really called a probe: the kernel's ``SO_PEERCRED``, not the student's getpid.
+    """Who really called a probe: the kernel's credentials of the caller's message
+    (``SCM_CREDENTIALS``), not the student's getpid.
 
     A probe connects to the socket and sends a key (one line); init, which the student's
-    uid can neither signal nor trace, notes the caller's pid and parent pid as the kernel
-    reports them and answers ``ok``. The log (JSON lines) is written outside the sandbox.
+    uid can neither signal nor trace, notes the pid of the process that sent the line and
+    its parent pid as the kernel reports them and answers ``ok``. The log (JSON lines) is
+    written outside the sandbox.
 
     Barriers are kept here too: ``barrier NAME N MS KEY`` holds the caller's connection
     until ``N`` callers of ``NAME`` wait at once (answer ``passed``; later callers get
@@ -281,7 +283,7 @@ class Witness:
     def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc",
                  uid: int | None = None):
         self.listener = listener
-        self.proc = proc  # the sandbox's own procfs: pids from SO_PEERCRED are its pids
+        self.proc = proc  # the sandbox's own procfs: the credentials' pids are its pids
         # Where the socket is on the machine's file system (the uid level), only the
         # sandbox's uid is heard: another sandbox's student cannot help at its barriers.
         self.uid = uid
@@ -304,6 +306,7 @@ class Witness:
         os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
         sock = _socket.socket(_socket.AF_UNIX,
                               _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC)
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         sock.bind(path)
         os.chmod(path, 0o666)
         sock.listen(512)
@@ -351,26 +354,39 @@ class Witness:
                 return
             conn = _socket.socket(fileno=fd)
             conn.setblocking(False)
-            self.clients[conn] = b""
+            conn.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+            self.clients[conn] = (b"", None)
 
     def _read(self, conn) -> None:
+        """Read what a caller sent; once its line is whole, act on it as coming from the
+        process that *sent* it: the kernel's credentials of each message
+        (``SCM_CREDENTIALS``), not the connection's (``SO_PEERCRED`` names whoever
+        connected, and a connection can be handed to another process). A line whose
+        parts came from different processes, or without credentials, is dropped."""
         try:
-            chunk = conn.recv(256)
+            chunk, ancillary, _, _ = conn.recvmsg(256, _CREDS_SPACE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            chunk = b""
-        data = self.clients[conn] + chunk
+            chunk, ancillary = b"", []
+        data, sender = self.clients[conn]
+        if chunk:
+            creds = _credentials(ancillary)
+            if creds is None or (sender is not None and creds != sender):
+                del self.clients[conn]
+                conn.close()
+                return
+            sender = creds
+        data += chunk
         if chunk and b"\n" not in data and len(data) < 256:
-            self.clients[conn] = data
+            self.clients[conn] = (data, sender)
             return
         del self.clients[conn]
-        if b"\n" not in data:
+        if b"\n" not in data or sender is None:
             conn.close()
             return
         line = data.split(b"\n", 1)[0]
-        pid, uid, _ = struct.unpack("3i", conn.getsockopt(
-            _socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))
+        pid, uid = sender
         if self.uid is not None and uid != self.uid:
             conn.close()
             return
@@ -462,6 +478,20 @@ class Witness:
                 else:
                     soonest = min(soonest, barrier["end"] - now)
         return soonest
+
+
+_CREDS = struct.Struct("3i")
+_CREDS_SPACE = _socket.CMSG_SPACE(_CREDS.size)
+
+
+def _credentials(ancillary: list) -> tuple[int, int] | None:
+    """(pid, uid) of the process that sent a message, from its ``SCM_CREDENTIALS``."""
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS \
+                and len(data) >= _CREDS.size:
+            pid, uid, _ = _CREDS.unpack(data[:_CREDS.size])
+            return pid, uid
+    return None
 
 
 def _threads(proc: str, pid: int) -> int | None:

@@ -892,7 +892,8 @@ class WitnessLog:
 def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],
            runner: int | None) -> int | None:
     """Replace the pids that probes claimed by the pids the sandbox's init saw (kernel
-    credentials of the probe's connection); returns ``runner``, the check's own process.
+    credentials of the probe's message); returns ``runner``, the check's own process.
+    A barrier counts for a record only if init saw the record's own process wait there.
 
     A record whose caller never reached the witness (the student broke the probe's
     connection, or patched it away) is attributed to the runner: the grader could not
@@ -910,7 +911,13 @@ def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],
         if "barrier" in rec:  # init kept the barrier: its word, not the process's
             rec["claimed_barrier"] = rec["barrier"]
             held = seen.get(f"b-{key}") if key else None
-            rec["barrier"] = held.get("result", "unconfirmed") if held else "unconfirmed"
+            # ... for the process that made the call: another one waiting at the barrier
+            # with this call's key (a replay, after the call had been made alone) proves
+            # nothing about the call.
+            if held and entry and held.get("pid") == entry["pid"]:
+                rec["barrier"] = held.get("result", "unconfirmed")
+            else:
+                rec["barrier"] = "unconfirmed"
     return runner
 
 
