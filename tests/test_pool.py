@@ -33,21 +33,73 @@ def _ipc(kind):
     except OSError:
         return None
 
+def _abstract():
+    import socket as _socket
+    with _socket.socket(_socket.AF_UNIX) as _s:
+        try:
+            _s.connect("\\0kit-left-by-ann")
+            return True
+        except OSError:
+            return False
+
+def _others_out():
+    """What is in the output folder besides this check's own (a session's check has a
+    folder of its own in it; a sandbox of its own writes there directly)."""
+    mine = _os.path.dirname(_os.environ["KIT_PROBE_DIR"])
+    if mine == "/sandbox/out":
+        return []
+    return sorted(e for e in _os.listdir("/sandbox/out")
+                  if _os.path.join("/sandbox/out", e) != mine)
+
+def _room(folder):
+    """Whether 42 MB still fit in ``folder`` (a private tmpfs of 64 MB)."""
+    made = []
+    try:
+        for _i in range(6):  # (files of 7 MB: RLIMIT_FSIZE is 8 MiB)
+            made.append(_os.path.join(folder, "room-%s-%d" % (WHO, _i)))
+            with open(made[-1], "wb") as _f:
+                _f.write(b"\\0" * (7 << 20))
+        return True
+    except OSError:
+        return False
+    finally:
+        for _path in made:
+            try:
+                _os.unlink(_path)
+            except OSError:
+                pass
+
 print("SAW " + _json.dumps({
     "who": WHO, "submission": sorted(_os.listdir("/sandbox/submission")),
     "tmp": sorted(_os.listdir("/tmp")), "shm": sorted(_os.listdir("/dev/shm")),
     "work": sorted(_os.listdir(".")),
     "pids": len([p for p in _os.listdir("/proc") if p.isdigit()]),
     "ipc": {k: _ipc(k) for k in ("shm", "msg", "sem")},
+    "abstract": _abstract(), "room": [_room("/tmp"), _room("/dev/shm")],
+    "out": _others_out(),
 }))
 _sys.stdout.flush()
 '''
 
 LEAVE = '''
-import ctypes as _ctypes, subprocess as _sp
+import ctypes as _ctypes, signal as _signal, socket as _socket, subprocess as _sp
 for _folder in ("/tmp", "/dev/shm", "."):
     with open(_os.path.join(_folder, "left-by-" + WHO), "w") as _f:
         _f.write("x")
+# Read-only folders that hold 42 MB (of a 64 MB tmpfs) and a hard link, in /tmp, /dev/shm
+# and the check's output folder.
+for _folder in ("/tmp", "/dev/shm", _os.path.dirname(_os.environ["KIT_PROBE_DIR"])):
+    _ro = _os.path.join(_folder, "ro-by-" + WHO)
+    _os.makedirs(_os.path.join(_ro, "inner"), exist_ok=True)
+    for _i in range(6):
+        with open(_os.path.join(_ro, "inner", "fill-%d" % _i), "wb") as _f:
+            _f.write(b"\\0" * (7 << 20))
+    _os.link(_os.path.join(_ro, "inner", "fill-0"), _os.path.join(_ro, "hard-link"))
+    _os.chmod(_os.path.join(_ro, "inner"), 0o500)
+    _os.chmod(_ro, 0o500)
+if _os.fork() == 0:  # a stopped process
+    _os.kill(_os.getpid(), _signal.SIGSTOP)
+    _os._exit(0)
 _libc = _ctypes.CDLL(None)
 _libc.shmat.restype = _ctypes.c_void_p
 _shm = _libc.shmget(0, 64 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: outlives us
@@ -56,8 +108,12 @@ if _shm != -1:  # (the sandbox's filter refuses System V IPC: EPERM)
     _ctypes.memset(_ctypes.c_void_p(_addr), 1, 64 << 20)  # 64 MB of the cgroup's memory
 _libc.msgget(0, 0o1600)
 _libc.semget(0, 1, 0o1600)
-if _os.fork() == 0:  # a daemon that ignores SIGTERM
+if _os.fork() == 0:  # a daemon that ignores SIGTERM, with an abstract socket listening
     _os.setsid()
+    _listener = _socket.socket(_socket.AF_UNIX)
+    _listener.bind("\\0kit-left-by-" + WHO)
+    _listener.listen(8)
+    _listener.set_inheritable(True)
     _os.execv(_sys.executable, [_sys.executable, "-c",
               "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
               "time.sleep(600)"])
@@ -77,10 +133,13 @@ def saw(run: sandbox.Run) -> dict:
 @needs_sessions
 @pytest.mark.timeout(180)
 def test_the_next_student_finds_nothing_of_the_last_one(tmp_path):
-    """One warm sandbox serves Ann, Ben, Ann, Ben. Ann's checks leave files, a daemon that
-    ignores SIGTERM, a 64 MB System V segment, a message queue and a semaphore set, and
+    """One warm sandbox serves Ann, Ben, Ann, Ben. Ann's checks leave files, read-only
+    folders filling most of /tmp, /dev/shm and the output folder (with hard links), a
+    daemon that ignores SIGTERM and listens on an abstract socket, a stopped process, and
+    try to leave a 64 MB System V segment, a message queue and a semaphore set (refused);
     she has an extra module. Ben sees none of it: what he sees is what a new sandbox
-    shows him. Every check is right, and only one sandbox was launched."""
+    shows him (the folders empty, room in them, no socket to connect to). Every check is
+    right, and only one sandbox was launched."""
     token = uuid.uuid4().hex
     ann = student(tmp_path, SOLUTION + '\nWHO = "ann"\n' + LOOK + LEAVE, name="ann",
                   extra={"helper.py": "X = 1\n"})
@@ -98,7 +157,8 @@ def test_the_next_student_finds_nothing_of_the_last_one(tmp_path):
     assert seen[1] == seen[3] == fresh
     assert fresh["submission"] == ["counter.py"] and fresh["ipc"] == {
         "shm": 0, "msg": 0, "sem": 0}
-    assert fresh["tmp"] == fresh["shm"] == fresh["work"] == []
+    assert fresh["tmp"] == fresh["shm"] == fresh["work"] == fresh["out"] == []
+    assert fresh["abstract"] is False and fresh["room"] == [True, True]
     # Ann's second check starts clean of her first one too (her own files come back).
     assert seen[2] == seen[0] and seen[0]["submission"] == ["counter.py", "helper.py"]
     assert processes_with(token) == []

@@ -345,23 +345,45 @@ PR_SET_DUMPABLE = 4
 SESSION_GRACE = 5.0
 
 
-def _wipe(folder: str) -> None:
-    """Empty a folder of the sandbox between checks (what one check left for the next)."""
+def _wipe(folder: str) -> bool:
+    """Empty a folder of the sandbox between checks (what one check left for the next),
+    whatever modes the check gave what it made there (a folder made read-only, with a
+    file that fills the tmpfs, would otherwise stay for the next student: this uid owns
+    it, so it may open it up first). True if the folder is empty afterwards."""
     import shutil
 
     try:
         entries = os.listdir(folder)
     except OSError:
-        return
+        return not os.path.exists(folder)
     for name in entries:
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):
+            _open_up(path)
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+    try:
+        return not os.listdir(folder)
+    except OSError:
+        return False
+
+
+def _open_up(top: str) -> None:
+    """Give every folder under ``top`` mode 0700, each before looking inside (links are
+    not followed)."""
+    todo = [top]
+    while todo:
+        path = todo.pop()
+        try:
+            os.chmod(path, 0o700)
+            with os.scandir(path) as entries:
+                todo += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
 
 
 def _kill_check(pid: int) -> None:
@@ -565,7 +587,7 @@ def serve(session_path: str) -> None:
                        "abandoned": gave_up or given_up,
                        "exit": os.waitstatus_to_exitcode(status)})
         for folder in session.get("wipe", []):
-            _wipe(folder)
+            clean = _wipe(folder) and clean  # (not emptied: no next check in here)
         data = (json.dumps(answer, default=repr) + "\n").encode()
         while data:
             data = data[os.write(respond, data):]
