@@ -634,9 +634,11 @@ def run_workers(n_threads=2000):
 @needs_sessions
 @pytest.mark.timeout(180)
 def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
-    """Init logs at most LOG_LIMIT bytes for one check (then it says so, once), the
-    grader keeps only the current check's keys, and the next check of the session is
-    witnessed as before."""
+    """Init logs at most LOG_LIMIT bytes for one check (then it says so, once): that
+    check is judged "oversized", and the student is told why (its probe calls could no
+    longer be confirmed); the grader keeps only the current check's keys, and the next
+    check of the session is witnessed as before."""
+    from grader.judge import describe
     from grader.sandbox.launcher import Witness
 
     sub = student(tmp_path, KEYS)
@@ -649,7 +651,8 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
                             deadline=30)
         kept = len(session.jail.witness_log.seen)
         assert session.checks_served == 2
-    assert flood.finished and flood.data["calls"][0]["value"] == 0, flood
+    assert flood.status == "oversized" and not flood.finished, flood
+    assert "more than 2 MiB of notes in one check" in describe(flood, "counter")
     assert Witness.LOG_LIMIT - 4096 < size < Witness.LOG_LIMIT + 4096
     assert overflows == 1
     assert after.finished and after.data["witness"]["state"] == "passed", after
@@ -695,3 +698,35 @@ def test_kernel_keyrings_and_ipc_objects_are_refused(tmp_path):
     run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
     assert run.finished, run
     assert run.data["calls"][0]["value"]["items"] == [errno.EPERM] * 5
+
+
+WHERE = SOLUTION + '''
+
+def run_workers(n_threads=2000):
+    """What the sandbox shows of the machine: init's command line, the mounts."""
+    def read(path):
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError as exc:
+            return repr(exc)
+    import os
+    return [read("/proc/1/cmdline"), read("/proc/self/mountinfo"),
+            read("/proc/%d/cmdline" % os.getppid())]
+'''
+
+
+@pytest.mark.timeout(120)
+def test_no_host_path_of_the_kit_or_the_plan_shows_inside(tmp_path):
+    """Init's command line (the launcher's path, the plan's) is overwritten, and the
+    grader's files come from a copy: neither /proc/1/cmdline nor the mount table names
+    the kit's folder or the scratch folder's plan."""
+    if not sandbox.isolation().root:
+        pytest.skip("no private root here (see python -m grader doctor)")
+    sub = student(tmp_path, WHERE)
+    run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
+    assert run.finished, run
+    cmdline, mounts, parent = run.data["calls"][0]["value"]["items"]
+    assert cmdline.rstrip("\0") == "sandbox-init", cmdline
+    for text in (cmdline, mounts, parent):
+        assert str(ROOT) not in text and "/plan" not in text, text

@@ -485,13 +485,25 @@ _CREDS_SPACE = _socket.CMSG_SPACE(_CREDS.size)
 
 
 def _credentials(ancillary: list) -> tuple[int, int] | None:
-    """(pid, uid) of the process that sent a message, from its ``SCM_CREDENTIALS``."""
+    """(pid, uid) of the process that sent a message, from its ``SCM_CREDENTIALS``. A
+    message that also passed descriptors (which the buffer leaves no room for, so the
+    kernel should have closed them) is refused, and any that arrived closed: init must
+    hold nothing of a check past it (an abstract socket kept open for the next student)."""
+    found, passed = None, False
     for level, kind, data in ancillary:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS \
-                and len(data) >= _CREDS.size:
+        if level != _socket.SOL_SOCKET:
+            continue
+        if kind == _socket.SCM_CREDENTIALS and len(data) >= _CREDS.size:
             pid, uid, _ = _CREDS.unpack(data[:_CREDS.size])
-            return pid, uid
-    return None
+            found = (pid, uid)
+        elif kind == _socket.SCM_RIGHTS:
+            passed = True
+            for (fd,) in struct.iter_unpack("i", data[:len(data) - len(data) % 4]):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+    return None if passed else found
 
 
 def _threads(proc: str, pid: int) -> int | None:
@@ -647,12 +659,29 @@ def kill_uid(uid: int, limit: float = 5.0) -> None:
     os.waitpid(pid, 0)
 
 
+def hide_command_line(title: bytes = b"sandbox-init") -> None:
+    """Overwrite this process's command line in its own memory (``/proc/self/mem``), as
+    ``/proc/PID/cmdline`` shows it: the launcher's and the plan's paths are the host's,
+    and a student's code reads init's command line (or, at the uid level, every
+    launcher's). Best effort."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(title[:end - start - 1].ljust(end - start, b"\0"))
+    except (OSError, ValueError, IndexError, OverflowError):
+        pass
+
+
 def init(plan: dict) -> int:
     """The sandbox's init: build the root, run the runner, reap, enforce the wall limit."""
     root = None
     # Not dumpable: a student's process of the same uid (without root) cannot trace init
     # or open what it holds through /proc.
     prctl(PR_SET_DUMPABLE, 0)
+    hide_command_line()
     if _watched(plan):
         _own_cpu_share()
     if plan.get("root"):

@@ -45,7 +45,7 @@ from typing import Any
 from grader.inside import bounded
 from grader.inside.runner import collect, tail
 from grader.sandbox.detect import Isolation, detect
-from grader.sandbox.launcher import KILLED_AT_LIMIT, sweep_uid
+from grader.sandbox.launcher import KILLED_AT_LIMIT, Witness, sweep_uid
 from grader.sandbox.plan import build_plan, launch_command, sandbox_python, shared_dirs
 from grader.sandbox.resources import (
     DISK_FLAG,
@@ -501,10 +501,15 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
               out_of_memory: bool, too_many_processes: bool = False,
-              too_much_disk: bool = False) -> Run:
+              too_much_disk: bool = False, witness_overflow: bool = False) -> Run:
     """A :class:`Run` from what the check left (:func:`runner.collect`)."""
     result = left.get("result") if isinstance(left.get("result"), dict) else {}
     phase = str(result.get("phase") or left.get("phase") or "starting")
+    if witness_overflow and not left.get("oversized"):
+        # Init stopped noting what the check's processes told it (Witness.LOG_LIMIT): the
+        # rest of its probe calls cannot be confirmed, so none of the run is judged.
+        left = {**left, "oversized": f"messages to the sandbox's witness: more than "
+                                     f"{Witness.LOG_LIMIT >> 20} MiB of notes in one check"}
     if isinstance(left.get("oversized"), str) and left["oversized"]:
         # Over what the grader reads (grader.inside.bounded): nothing of it is judged.
         status, phase, result = "oversized", left["oversized"][:200], {}
@@ -592,7 +597,7 @@ def run(
         runner, entries = jail.witness() if jail.witnessed else (None, None)
         return _make_run(scenario, start_method, params, left, killed, exit_code, elapsed,
                          runner, entries, jail.oom_kills() > 0, jail.forks_stopped() > 0,
-                         jail.disk_stopped() > 0)
+                         jail.disk_stopped() > 0, jail.witness_log.overflowed)
     finally:
         jail.close()
 
@@ -731,7 +736,7 @@ class Session:
                          exit_code if isinstance(exit_code, int) else None, elapsed,
                          entry["pid"] if entry else None, entries, oom,
                          jail.forks_stopped() > forks_before,
-                         jail.disk_stopped() > disk_before)
+                         jail.disk_stopped() > disk_before, jail.witness_log.overflowed)
 
     def _tell(self, jail: _Jail, message: dict[str, Any]) -> None:
         """One JSON line to the server's stdin (checks come from the thread that runs them,
@@ -857,6 +862,7 @@ class WitnessLog:
         self.offset = 0
         self.runner: int | None = None  # the pid init started
         self.seen: dict[str, dict[str, Any]] = {}  # key -> the first sighting
+        self.overflowed = False  # init stopped noting: the check sent it too much
 
     def read(self) -> tuple[int | None, dict[str, dict[str, Any]]]:
         try:
@@ -876,6 +882,8 @@ class WitnessLog:
                 continue
             if "runner" in entry:
                 self.runner = entry["runner"]
+            elif entry.get("overflow") is True:
+                self.overflowed = True
             elif isinstance(entry.get("key"), str):
                 self.seen.setdefault(entry["key"], entry)
         return self.runner, self.seen
@@ -887,6 +895,7 @@ class WitnessLog:
         however many checks the sandbox serves."""
         self.read()
         self.seen = {}
+        self.overflowed = False
 
 
 def verify(records: list[dict[str, Any]], seen: dict[str, dict[str, Any]],
