@@ -17,13 +17,21 @@ ASSIGNMENT_MODULES = {"process_fanout": "fanout", "pool_variants": "pools",
 def grade(assignment: str, submissions: list[Path], out: Path, jobs: int = 2,
           timeout: float = 900, options: tuple[str, ...] = (),
           launch: tuple[str, ...] = (sys.executable,), cwd: Path = ROOT,
-          env: dict[str, str] | None = None) -> dict[str, dict]:
+          env: dict[str, str] | None = None, nofile: int | None = None) -> dict[str, dict]:
     """Run ``python -m grader grade`` (with ``options``; ``launch``: the interpreter, and
-    what runs it) and return ``student -> results.json``."""
+    what runs it; ``nofile``: its descriptor limit, as ``ulimit -n``) and return
+    ``student -> results.json``."""
     cmd = [*launch, "-m", "grader", "grade", assignment, *map(str, submissions),
            "--out", str(out), "--jobs", str(jobs), "--quiet", *options]
+    def limit() -> None:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        most = nofile if hard == resource.RLIM_INFINITY else min(hard, nofile)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
+
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          check=False, env=env)
+                          check=False, env=env, preexec_fn=limit if nofile else None)
     assert done.returncode == 0, done.stdout + done.stderr
     results = {}
     for sub in submissions:

@@ -5,8 +5,9 @@ files the attack brings); its docstring says what it does and what it must earn.
 the reference solution plus the attack, so that the honest part earns its points and the
 expectation names exactly the points the attack must not earn.
 
-Each assignment's attacks are graded in ONE real ``python -m grader grade`` call, together
-with the reference solution and the unchanged stub (as in ``test_corpus.py``, the grading is
+Each assignment's attacks are graded in ONE real ``python -m grader grade`` call (started
+with ``ulimit -n 1024``, as a shell may start it), together with the reference solution
+and the unchanged stub, graded after them (as in ``test_corpus.py``, the grading is
 shared by that assignment's tests, which run in one xdist group). Per attack
 (``test_attack_is_graded_right``): the exact set of lost checks, a piece of the explanation
 where one is expected, the student's ``execution_time`` under :data:`BOUND`, and no forged
@@ -276,7 +277,9 @@ def grade_class(assignment: str, base: Path, launch: tuple[str, ...] = (sys.exec
     started = time.monotonic()
     # Every sandbox process carries the token: what survives the grading can be found.
     env = {**(os.environ if env is None else env), "KIT_RUN_TOKEN": token}
-    results = grade(assignment, folders, out, launch=launch, cwd=kit, env=env)
+    # As an instructor's shell may start it (``ulimit -n 1024``): the attacks that hold
+    # descriptors in init must not cost the honest students graded after them.
+    results = grade(assignment, folders, out, launch=launch, cwd=kit, env=env, nofile=1024)
     elapsed = time.monotonic() - started
     survivors = processes_with(token)
     after = snapshot(skip={base}, kit=kit)
