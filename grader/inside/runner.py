@@ -397,6 +397,21 @@ def _kill_check(pid: int) -> None:
         pass
 
 
+def _readable(sources: list, timeout: float) -> list:
+    """Those of ``sources`` (descriptors or objects with ``fileno()``) that can be read
+    within ``timeout`` seconds: ``poll``, which, unlike ``select``, takes any descriptor
+    number (the student's code may have opened a thousand in here)."""
+    import select
+
+    poller = select.poll()
+    by_fd = {}
+    for source in sources:
+        fd = source if isinstance(source, int) else source.fileno()
+        by_fd[fd] = source
+        poller.register(fd, select.POLLIN)
+    return [by_fd[fd] for fd, _ in poller.poll(max(0, int(timeout * 1000)))]
+
+
 def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = "",
                 out_dir: str = "") -> tuple[int | None, bool, bool]:
     """Wait for the check process up to ``limit`` seconds; (wait status, killed,
@@ -404,8 +419,6 @@ def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = ""
     the grader no longer needs the check's later calls. Its next call is then not made
     (:func:`abandoned`); if one is under way already (the check wrote its progress), the
     check is killed."""
-    import select
-
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):
@@ -425,8 +438,7 @@ def _wait_check(pid: int, limit: float, requests: Any = None, check_id: str = ""
                 _kill_check(pid)
                 return os.waitpid(pid, 0)[1], True, gave_up
             if watch:  # (without a pidfd, the child's end is polled)
-                ready = select.select(watch, [], [], left if fd is not None else
-                                      min(left, 0.005))[0]
+                ready = _readable(watch, left if fd is not None else min(left, 0.005))
             else:
                 time.sleep(min(left, 0.005))
                 ready = []

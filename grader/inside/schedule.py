@@ -797,7 +797,9 @@ def execute(module: Any, n: int, chooser: Chooser, timeout: float = 5.0) -> dict
     end = time.monotonic() + timeout
     while True:
         left = end - time.monotonic()
-        ready, _, _ = select.select([read_fd], [], [], max(0.0, left))
+        poller = select.poll()  # (not select: any descriptor number)
+        poller.register(read_fd, select.POLLIN)
+        ready = poller.poll(max(0, int(left * 1000)))
         if not ready:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
