@@ -68,6 +68,8 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "inline_thread": ({"overlap"}, {"overlap": "never"}),
         "patch_the_overlap_witness": ({"overlap"}, {"overlap": "could not confirm"}),
         "idle_threads": ({"overlap"}, {}),
+        "leave_state": (set(), {}),
+        "witness_flood": (ALL, {"returns_sum": "more data for the grader than it reads"}),
         "disk_fill": (set(), {}),
     },
     "process_fanout": {
