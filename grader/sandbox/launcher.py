@@ -678,10 +678,10 @@ def hide_command_line(title: bytes = b"sandbox-init") -> None:
 def init(plan: dict) -> int:
     """The sandbox's init: build the root, run the runner, reap, enforce the wall limit."""
     root = None
+    hide_command_line()  # (while dumpable: /proc/self/mem is then this user's to open)
     # Not dumpable: a student's process of the same uid (without root) cannot trace init
     # or open what it holds through /proc.
     prctl(PR_SET_DUMPABLE, 0)
-    hide_command_line()
     if _watched(plan):
         _own_cpu_share()
     if plan.get("root"):
