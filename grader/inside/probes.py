@@ -279,7 +279,10 @@ def probe_rand_string(length, output, *args, **kwargs):
     _watch_queue(output)
     _current.rec = rec
     try:
-        return original(length, output, *args, **kwargs)
+        returned = original(length, output, *args, **kwargs)
+        if returned is not None:  # (it must return nothing: the queue carries the string)
+            rec["returned"] = f"{type(returned).__name__} {repr(returned)[:60]}"
+        return returned
     finally:
         _current.rec = None
         rec["end"] = time.monotonic()

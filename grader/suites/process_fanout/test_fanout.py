@@ -83,10 +83,11 @@ def test_count(runs):
                  f"one per process. Call output.get() once per process you started.")
 
 
-@check(2, "each string has the requested length and alphabet")
+@check(2, "each child makes its own random string of the requested length and alphabet")
 def test_strings(runs):
     for run in judged(runs_of(runs, "basic"), MODULE):
-        for item in value_list(run, call()):
+        items = value_list(run, call())
+        for item in items:
             if type(item) is not str:
                 kind = item.get("__type__") if isinstance(item, dict) else type(item).__name__
                 lose(f"[{run.start_method}] {call()} returned a {kind} where a str belongs: "
@@ -99,6 +100,19 @@ def test_strings(runs):
                 lose(f"[{run.start_method}] {call()} returned {item!r}, which has characters "
                      f"outside ASCII letters and digits: {''.join(bad)!r}. Choose from "
                      f"string.ascii_letters + string.digits.")
+        same = Counter(items).most_common(1)
+        if same and same[0][1] > 1:
+            m = run.start_method
+            lose(f"[{m}] {same[0][1]} of the {len(items)} strings were the same, "
+                 f"{same[0][0]!r}: the children drew the same characters. That happens when "
+                 f"random is seeded with a fixed value: random.seed(...) inside rand_string, "
+                 f"or at module level, which every {m} child runs again when it imports "
+                 f"your module. Do not seed random: each child then draws its own string.")
+        returned = [r["returned"] for r in _calls(run) if r.get("returned")]
+        if returned:
+            lose(f"[{run.start_method}] rand_string returned {returned[0]}: it must return "
+                 f"nothing (None). A child process cannot hand a return value back to its "
+                 f"parent; the string travels through the queue alone (output.put).")
 
 
 def _calls(run):
