@@ -64,3 +64,84 @@ def test_correct_counter_passes_the_whole_bounded_search(folder):
     assert result["verdict"] == "ok", result.get("counterexample")
     assert result["complete"]  # every schedule within the bound was run
     assert result["runs"] > PARAMS["pct_runs"]
+
+
+UNJOINED = {
+    "never_joins": '''
+import threading
+
+num = 0
+lock = threading.Lock()
+
+
+def worker(val):
+    global num
+    with lock:
+        num += val
+
+
+def run_workers(n_threads=2000):
+    global num
+    num = 0
+    for i in range(n_threads):
+        threading.Thread(target=worker, args=(i,)).start()
+    return num
+''',
+    "sleeps_instead": '''
+import threading
+import time
+
+num = 0
+lock = threading.Lock()
+
+
+def worker(val):
+    global num
+    with lock:
+        num += val
+
+
+def run_workers(n_threads=2000):
+    global num
+    num = 0
+    for i in range(n_threads):
+        threading.Thread(target=worker, args=(i,)).start()
+    time.sleep(0.5)
+    return num
+''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNJOINED))
+def test_a_run_workers_that_does_not_join_is_caught_as_such(tmp_path, name):
+    """Returning while threads still run is not a lost update: the search says which
+    threads were left running (and whether the main thread slept instead of joining),
+    on the non-preemptive schedule already, every time."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "counter.py").write_text(UNJOINED[name])
+    first, second = search(folder), search(folder)
+    assert first["verdict"] == "error"
+    outcome = first["counterexample"]["outcome"]
+    assert outcome["kind"] == "unjoined" and outcome["count"] == PARAMS["threads"]
+    assert outcome["slept"] is (name == "sleeps_instead")
+    assert second["counterexample"]["outcome"] == outcome
+
+
+@pytest.mark.timeout(300)
+def test_the_student_is_told_to_join_not_to_lock(tmp_path):
+    """Through the real grading: race_free names the missing join (and the sleep), and
+    never asks for the lock that is already there."""
+    from helpers import grade, outputs
+
+    folders = []
+    for name, source in sorted(UNJOINED.items()):
+        (tmp_path / "class" / name).mkdir(parents=True)
+        (tmp_path / "class" / name / "counter.py").write_text(source)
+        folders.append(tmp_path / "class" / name)
+    results = grade("thread_counter", folders, tmp_path / "out")
+    for name in UNJOINED:
+        text = outputs(results[name])["race_free"]
+        assert "were still running (never joined)" in text, text
+        assert ("time.sleep() is no substitute" in text) is (name == "sleeps_instead")
+        assert "lost update" not in text and "Hold one shared threading.Lock" not in text

@@ -380,6 +380,8 @@ def _sleep(seconds: float) -> None:
     sched = _active
     if sched is None or sched.current_state() is None:
         return _REAL_SLEEP(seconds)
+    if sched.current_state() is sched.states[0]:
+        sched.slept = True
     sched.point("sleep", f"{seconds:g}")
     return None
 
@@ -474,6 +476,7 @@ class Scheduler:
         self.pending: dict[Any, tuple[int, str]] = {}
         self._shared: dict[Any, dict[int, tuple[str, str]]] = {}
         self.shared_names: set[str] = set()
+        self.slept = False  # the main thread called time.sleep (in place of a join?)
 
     # threads
     def current_state(self) -> ThreadState | None:
@@ -786,6 +789,12 @@ def execute(module: Any, n: int, chooser: Chooser, timeout: float = 5.0) -> dict
         try:
             value = sched.run(module.run_workers, n)
             value = (_plain(value), _plain(getattr(module, "num", None)))
+            left = [s.name for s in sched.states[1:] if not s.done]
+            if left and sched.outcome is None:
+                # Returned while threads it started had not finished (never joined): what
+                # it read of num depends on whether they had run, not on a lost update.
+                sched.outcome = {"kind": "unjoined", "count": len(left),
+                                 "threads": left[:8], "slept": sched.slept}
         except BaseException as exc:  # noqa: BLE001 - report whatever the student raised
             sched.outcome = {"kind": "raised", "type": type(exc).__name__,
                              "message": str(exc)[:300]}
@@ -824,7 +833,7 @@ def preemptions(decisions: list[dict[str, Any]]) -> int:
 
 def _bad(result: dict[str, Any], reference: Any) -> bool:
     kind = result["outcome"]["kind"]
-    if kind in ("deadlock", "raised", "stuck", "step_limit", "too_many_threads"):
+    if kind in ("deadlock", "raised", "stuck", "step_limit", "too_many_threads", "unjoined"):
         return True
     return kind == "returned" and result.get("value") != reference
 
@@ -837,7 +846,9 @@ def explore(module: Any, n: int, bound: int = 2, max_runs: int = 3000,
     Exhaustive depth-first search over all schedules with at most ``bound`` preemptions
     (from the non-preemptive schedule outwards), then ``pct_runs`` PCT runs of
     ``run_workers(pct_threads)`` from ``seed``. A schedule is wrong when it deadlocks,
-    raises, or returns a result (value, ``num``) different from the non-preemptive one.
+    raises, returns while threads it started are still running (``unjoined``: then the
+    non-preemptive schedule is no reference, and the search stops there), or returns a
+    result (value, ``num``) different from the non-preemptive one.
     Deterministic: the same module, arguments and seed give the same verdict and the
     same counterexample, shrunk to the fewest preemptions.
     """

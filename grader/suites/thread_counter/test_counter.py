@@ -188,6 +188,15 @@ def test_race_free(runs):
              f"plain int and return it.")
     ce = search["counterexample"]
     outcome = ce["outcome"]
+    if outcome["kind"] == "unjoined":
+        slept = (" time.sleep() is no substitute: it only makes it likely that the threads "
+                 "are done by then, and here the grader chose to run them later."
+                 if outcome.get("slept") else "")
+        lose(f"run_workers({SEARCH_THREADS}) returned while {outcome['count']} of the threads "
+             f"it started were still running (never joined), so it read num before they "
+             f"had all added to it. Start all the threads, then join() every one of them, "
+             f"and only then read num.{slept} Whether your lock keeps every update cannot "
+             f"be judged before that.")
     if outcome["kind"] == "deadlock":
         waits = "; ".join(
             f"{t['name']} waits to {t['waiting_for']}"
