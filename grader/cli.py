@@ -109,6 +109,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
     admission = Admission(jobs)
     students = students or [s.name for s in submissions]
     out.mkdir(parents=True, exist_ok=True)
+    sandbox.share_inside()  # (one copy for the pool and every student's pytest)
     # Every process of this run carries the token in its environment, so that whatever a
     # submission left behind can be found and killed (a caller may choose the token).
     run_token = os.environ.get("KIT_RUN_TOKEN") or uuid.uuid4().hex

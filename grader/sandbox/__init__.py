@@ -44,6 +44,7 @@ from grader.sandbox.runs import (
     kill_marked,
     run,
     sessions_enabled,
+    share_inside,
     skipped,
     submission_files,
 )
@@ -52,5 +53,5 @@ __all__ = [
     "DEFAULT_LIMITS", "DISK_ENTRIES", "DISK_MAX", "GRACE", "MEMORY_MAX", "PROCESS_MAX",
     "TASKS_MAX", "Cancel", "Isolation", "Run", "Session", "doctor", "exposed",
     "force_isolation", "hiding_advice", "isolation", "kill_marked", "own_scratch", "run",
-    "sessions_enabled", "skipped", "submission_files",
+    "sessions_enabled", "share_inside", "skipped", "submission_files",
 ]

@@ -497,6 +497,14 @@ def _inside_copy() -> Path:
         return _inside
 
 
+def share_inside() -> None:
+    """Make the copy of the ``inside`` package now, in this process, so that every
+    process it starts or forks later (the class's pool, each student's pytest) uses it
+    and leaves nothing of its own behind; it goes when this process exits."""
+    if isolation().confined:
+        _inside_copy()
+
+
 def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
