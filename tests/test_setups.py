@@ -30,6 +30,9 @@ names the cause; with ``--allow-weak-sandbox`` it grades and every report says s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import json
 import os
 import pwd
@@ -46,6 +49,30 @@ from test_attacks import ALL, EXPECTED, KNOWN_LIMITS, check_attack, check_harmle
 from helpers import ROOT, grade
 
 DOCKER_LIKE = [sys.executable, str(ROOT / "tests" / "docker_like.py"), "--"]
+# The refusal tests put a copy of the kit (hidden suites, solutions) where every uid may
+# read it; a container has no such copy. They hold this lock exclusively while it exists,
+# and the uid level's gradings hold it shared, so that the attack that searches the disk
+# for the kit does not find a sibling test's copy (xdist runs them side by side).
+READABLE_LOCK = Path(tempfile.gettempdir()) / "kit-tests-readable-kit.lock"
+
+
+@contextlib.contextmanager
+def readable_kit(exclusive: bool):
+    fd = os.open(READABLE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def holds_readable_kit(test):
+    """Run ``test`` holding :func:`readable_kit` exclusively."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        with readable_kit(exclusive=True):
+            return test(*args, **kwargs)
+    return wrapper
 KIT_PARTS = ("grader", "solutions", "assignments", "pyproject.toml")
 
 
@@ -199,7 +226,9 @@ def test_attacks_in_setup(setup, assignment):
         work.mkdir()
         if owner:
             os.chown(work, *owner)
-        g = grade_class(assignment, work, bombs=True, **grader)
+        with readable_kit(exclusive=False) if setup == "docker_like" \
+                else contextlib.nullcontext():
+            g = grade_class(assignment, work, bombs=True, **grader)
         assert all(level in r["output"] for r in g.results.values()), \
             g.results["reference"]["output"]
         failures = []
@@ -228,6 +257,7 @@ def _docker_like_works() -> str:
 
 
 @pytest.mark.timeout(300)
+@holds_readable_kit
 def test_where_neither_namespaces_nor_the_uid_level_can_be_had_grading_refuses(tmp_path):
     """As in a Docker container, with the kit where every uid may read it: no namespaces,
     and the uid level would show the hidden suites. ``grade`` refuses with the probes'
@@ -281,6 +311,7 @@ def test_where_neither_namespaces_nor_the_uid_level_can_be_had_grading_refuses(t
 
 
 @pytest.mark.timeout(600)
+@holds_readable_kit
 def test_the_uid_level_refuses_a_readable_class_and_grades_gradescope_bundles():
     """At the uid level (docker_like, the kit private), a class folder that every uid may
     read is refused (exit 2), naming it and what to do; the output folder the grader
