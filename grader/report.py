@@ -56,7 +56,8 @@ class StudentResult:
 # link, HTML, a fake score) or drive the terminal, so every piece passes :func:`clean`,
 # then html.escape in HTML, and in markdown :func:`md_fence` (blocks) or :func:`md_inline`
 # (within a line). results.json keeps the text as it was (JSON escapes it; tools read it);
-# grades.csv has the cleaned ids (the csv module quotes the rest).
+# grades.csv has the cleaned ids (the csv module quotes the rest), and an id that a
+# spreadsheet would take for a formula (=, +, -, @ first) starts with an apostrophe.
 
 # ANSI escape sequences: CSI (7- and 8-bit) up to its final byte; OSC, DCS, SOS, PM and
 # APC strings up to BEL or ST (a string that another ESC or introducer interrupts is not
@@ -173,6 +174,13 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8", errors="replace")
 
 
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula there
+    (``=``, ``+``, ``-``, ``@``, or a tab or carriage return before one) gets a leading
+    apostrophe, which spreadsheets read as "this is text" (OWASP's advice)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_csv(out_dir: Path, results: list[StudentResult]) -> Path:
     ids: list[str] = []
     for r in results:
@@ -185,7 +193,7 @@ def write_csv(out_dir: Path, results: list[StudentResult]) -> Path:
         writer.writerow(["student", "score", "max_score", *ids])
         for r in sorted(results, key=lambda r: r.student):
             by_id = {c["id"]: c for c in r.checks}
-            writer.writerow([clean(r.student, one_line=True), _num(r.score),
+            writer.writerow([_cell(clean(r.student, one_line=True)), _num(r.score),
                              _num(r.max_score),
                              *(_num(by_id[i]["max_score"] if by_id[i]["passed"] else 0)
                                if i in by_id else "" for i in ids)])

@@ -221,3 +221,16 @@ def test_md_inline_escapes_what_has_a_meaning(text):
     # Nothing with a meaning is left unescaped, and it cannot start a block.
     assert not re.search(r"(?<!\\)[`*_\[\]<>#!|~&$]", safe), safe
     assert not re.match(r"[-+=>:#*]|\d+[.)]", safe), safe
+
+
+@pytest.mark.timeout(30)
+def test_an_id_a_spreadsheet_would_run_as_a_formula_is_text_in_grades_csv(tmp_path):
+    """Student ids come from folder names (nbgrader and Classroom ids are the students'
+    own): one that starts like a formula stays text when grades.csv is opened."""
+    import csv
+
+    evil = '=HYPERLINK("http://evil","x")'
+    report.write_csv(tmp_path, [_result(evil), _result("@SUM(1)"), _result("ann")])
+    with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
+        rows = {row["student"] for row in csv.DictReader(f)}
+    assert rows == {"'" + evil, "'@SUM(1)", "ann"}
