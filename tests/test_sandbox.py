@@ -730,3 +730,29 @@ def test_no_host_path_of_the_kit_or_the_plan_shows_inside(tmp_path):
     assert cmdline.rstrip("\0") == "sandbox-init", cmdline
     for text in (cmdline, mounts, parent):
         assert str(ROOT) not in text and "/plan" not in text, text
+
+
+@pytest.mark.timeout(30)
+def test_init_keeps_no_descriptor_a_caller_passes_along():
+    """A caller that passes a descriptor with its line (an abstract socket it wants kept
+    open for the next student) gets its line refused, and init holds nothing of it;
+    a plain line carries its sender's credentials."""
+    import array
+    import socket
+
+    from grader.sandbox.launcher import _CREDS_SPACE, _credentials
+
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    kept = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with ours, theirs, kept:
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        theirs.sendmsg([b"key\n"])
+        _, ancillary, flags, _ = ours.recvmsg(256, _CREDS_SPACE)
+        assert _credentials(ancillary, flags) == (os.getpid(), os.getuid())
+        before = set(os.listdir("/proc/self/fd"))
+        theirs.sendmsg([b"key\n"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                     array.array("i", [kept.fileno()]))])
+        _, ancillary, flags, _ = ours.recvmsg(256, _CREDS_SPACE)
+        assert _credentials(ancillary, flags) is None
+        # Whatever arrived was closed (or never installed): no new descriptor is open.
+        assert set(os.listdir("/proc/self/fd")) <= before

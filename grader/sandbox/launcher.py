@@ -364,14 +364,14 @@ class Witness:
         connected, and a connection can be handed to another process). A line whose
         parts came from different processes, or without credentials, is dropped."""
         try:
-            chunk, ancillary, _, _ = conn.recvmsg(256, _CREDS_SPACE)
+            chunk, ancillary, msg_flags, _ = conn.recvmsg(256, _CREDS_SPACE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            chunk, ancillary = b"", []
+            chunk, ancillary, msg_flags = b"", [], 0
         data, sender = self.clients[conn]
         if chunk:
-            creds = _credentials(ancillary)
+            creds = _credentials(ancillary, msg_flags)
             if creds is None or (sender is not None and creds != sender):
                 del self.clients[conn]
                 conn.close()
@@ -484,12 +484,13 @@ _CREDS = struct.Struct("3i")
 _CREDS_SPACE = _socket.CMSG_SPACE(_CREDS.size)
 
 
-def _credentials(ancillary: list) -> tuple[int, int] | None:
+def _credentials(ancillary: list, msg_flags: int = 0) -> tuple[int, int] | None:
     """(pid, uid) of the process that sent a message, from its ``SCM_CREDENTIALS``. A
-    message that also passed descriptors (which the buffer leaves no room for, so the
-    kernel should have closed them) is refused, and any that arrived closed: init must
-    hold nothing of a check past it (an abstract socket kept open for the next student)."""
-    found, passed = None, False
+    message that also passed descriptors is refused: the buffer leaves no room for them
+    (the kernel then closes them and says so, ``MSG_CTRUNC``), and any that did arrive
+    are closed. Init must hold nothing of a check past it (an abstract socket kept open
+    for the next student)."""
+    found, passed = None, bool(msg_flags & _socket.MSG_CTRUNC)
     for level, kind, data in ancillary:
         if level != _socket.SOL_SOCKET:
             continue
