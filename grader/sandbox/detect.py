@@ -178,41 +178,15 @@ def trial(iso: Isolation) -> tuple[bool, str]:
     (whether the runner ran, why not: the launcher's or the interpreter's own words)."""
     scratch = Path(tempfile.mkdtemp(prefix="kit-probe-"))
     own_scratch(scratch)
-    slot = None
-    cg = None
     try:
-        if iso.uid:
-            slot = UidSlot.claim()
-        if iso.cgroup:
-            cg = Cgroup.create(iso.cgroup)
-        plan = build_plan(
-            iso, scratch, argv=[sandbox_python(), "-I", "-S", "-c", "pass"],
-            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=20.0,
-            uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
-            extra_ro=[], files={}, tmpfs=[], copy_out=None,
-        )
-        with open(scratch / "stderr", "wb") as err:
-            proc = subprocess.Popen(launch_command(plan, scratch), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            code = wait(proc, 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return False, "the trial sandbox did not end within 30 s"
-        if code == 0:
-            return True, ""
-        words = (scratch / "stderr").read_bytes()[-2000:].decode(errors="replace")
-        lines = [w.strip() for w in words.splitlines() if w.strip()]
-        return False, (lines[-1] if lines else f"the trial sandbox exited {code}")
+        code, _, why = _probe(iso, scratch, ["-c", "pass"], wall=20.0)
     except (OSError, subprocess.SubprocessError) as exc:
         return False, str(exc)
     finally:
-        if cg is not None:
-            cg.destroy()
-        if slot is not None:
-            slot.release()
         shutil.rmtree(scratch, ignore_errors=True)
+    if code == 0:
+        return True, ""
+    return False, why or f"the trial sandbox exited {code}"
 
 
 def _detect() -> Isolation:
@@ -272,7 +246,7 @@ def _detect() -> Isolation:
             if not seen:
                 return Isolation(uid=True, permissions=True, missing=tuple(missing),
                                  causes=causes)
-            why = f"the sandbox's uid can read {seen[0]}: {hiding_advice(seen)}"
+            why = f"the sandbox's uid can read {seen[0]}: {hiding_advice()}"
         missing.append(PERMISSIONS)
         causes[PERMISSIONS] = why
     if not uid and not usable:
@@ -354,35 +328,43 @@ def exposed(paths: list[Path], iso: Isolation | None = None) -> list[str]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def hiding_advice(seen: list[str]) -> str:
-    """What to do when :func:`exposed` found ``seen``."""
+def hiding_advice() -> str:
+    """What to do when :func:`exposed` found something the sandbox's uid can read."""
     return ("make it private to the grader's user (chmod 700 on it or on a folder above "
             "it; or `chmod -R go-rwx` on the kit, the class and the output folder)")
 
 
-def _probe(iso: Isolation, scratch: Path, args: list[str]) -> tuple[int, bytes, str]:
+def _probe(iso: Isolation, scratch: Path, args: list[str],
+           wall: float = 60.0) -> tuple[int | None, bytes, str]:
     """Run the sandbox's interpreter with ``args`` in a sandbox of level ``iso`` (a uid
-    slot of its own): (exit code, stdout, the last line of stderr)."""
-    slot = UidSlot.claim() if iso.uid else None
+    slot and a cgroup of its own where ``iso`` has them), in ``scratch``: (exit code,
+    stdout, the last line of stderr); the code is None if it did not end in time."""
+    slot = cg = None
     try:
+        if iso.uid:
+            slot = UidSlot.claim()
+        if iso.cgroup:
+            cg = Cgroup.create(iso.cgroup)
         plan = build_plan(
             iso, scratch, argv=[sandbox_python(), "-I", "-S", *args],
-            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=60.0,
-            uid=slot.uid if slot else None, cgroups=[], extra_ro=[], files={}, tmpfs=[],
-            copy_out=None)
+            env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=wall,
+            uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
+            extra_ro=[], files={}, tmpfs=[], copy_out=None)
         with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
             proc = subprocess.Popen(launch_command(plan, scratch), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err)
         try:
-            code = wait(proc, 70)
+            code = wait(proc, wall + 10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return -1, b"", "did not end within 70 s"
+            return None, b"", f"the trial sandbox did not end within {wall + 10:g} s"
         words = (scratch / "stderr").read_bytes()[-2000:].decode(errors="replace")
         lines = [w.strip() for w in words.splitlines() if w.strip()]
         return code, (scratch / "stdout").read_bytes()[:1 << 20], lines[-1] if lines else ""
     finally:
+        if cg is not None:
+            cg.destroy()
         if slot is not None:
             slot.release()
 
