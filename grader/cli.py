@@ -290,20 +290,17 @@ def require_sandbox(allow_weak: bool, private: list[Path] = ()) -> None:
         if not seen:
             return
         _exposure = (f"student code could read {seen[0]} (the uid level sees the "
-                     f"machine's files): {sandbox.hiding_advice(seen)}")
-        if allow_weak:
-            print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
-                  f"report says so)", file=sys.stderr)
-            return
+                     f"machine's files): {sandbox.hiding_advice()}")
+    if allow_weak:
+        print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
+              f"report says so)", file=sys.stderr)
+        return
+    if _exposure:
         print(f"python -m grader: error: refusing to grade: {_exposure}.\n"
               f"  in force: {iso.summary()}\n"
               f"  --allow-weak-sandbox grades anyway, with a warning in every report.",
               file=sys.stderr)
         raise SystemExit(2)
-    if allow_weak:
-        print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
-              f"report says so)", file=sys.stderr)
-        return
     print(f"python -m grader: error: refusing to grade: the sandbox here cannot keep "
           f"student code apart, so a grade could not be trusted.\n"
           f"  in force: {iso.summary()}\n"
