@@ -45,7 +45,7 @@ from typing import Any
 from grader.inside import bounded
 from grader.inside.runner import collect, tail
 from grader.sandbox.detect import Isolation, detect
-from grader.sandbox.launcher import KILLED_AT_LIMIT, Witness, sweep_uid
+from grader.sandbox.launcher import KILLED_AT_LIMIT, SETUP_FAILED, Witness, sweep_uid
 from grader.sandbox.plan import build_plan, launch_command, sandbox_python, shared_dirs
 from grader.sandbox.resources import (
     DISK_FLAG,
@@ -407,11 +407,17 @@ class _Jail:
         if not self.iso.uid and "pid" not in self.iso.namespaces:
             # (Under a subreaper init nothing should be left; this is the backstop.)
             kill_marked("KIT_SANDBOX_TOKEN", self.token)
-        if self.uid_level and self.uid is not None:
+        if self.uid_level and self.uid is not None and not self._init_cleaned_up():
             # (Init does both when the check ends; not if it was killed: a cancel.)
             uid = self.uid
             kill_until_gone(lambda: live_of_uid(uid), limit=5.0)
             sweep_uid(uid, shared_dirs())
+
+    def _init_cleaned_up(self) -> bool:
+        """Whether the launcher ended on its own, its init having killed and swept what
+        the sandbox left (not killed by a signal, not failed while setting up)."""
+        code = self.proc.returncode if self.proc is not None else None
+        return code is not None and code >= 0 and code != SETUP_FAILED
 
     def _marks(self, name: str) -> int:
         """How often init's watch left the mark ``name`` (one byte each)."""
