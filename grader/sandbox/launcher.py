@@ -569,30 +569,27 @@ def filter_program(machine: str, unix_only: bool) -> bytes | None:
         socket_call, io_uring = NETWORK_CALLS[machine]
         calls.append(io_uring)
 
-    def insn(code: int, jt: int, jf: int, k: int) -> tuple:
-        return (code, jt, jf, k)
-
     # Verdicts at the end: ALLOW, REFUSE; jumps are relative to the next instruction.
     body: list = [("ld", 4), ("jeq_else_allow", arch), ("ld", 0), ("jge_refuse", X32_BIT)]
     body += [("jeq_refuse", nr) for nr in calls]
     if socket_call is not None:
         body += [("jeq_else_allow", socket_call), ("ld", 16), ("jeq_allow_else_refuse", AF_UNIX)]
     allow, refuse = len(body), len(body) + 1
-    prog = []
+    prog = []  # (code, jump if true, jump if false, k)
     for i, (op, k) in enumerate(body):
         to_allow, to_refuse = allow - i - 1, refuse - i - 1
         if op == "ld":
-            prog.append(insn(0x20, 0, 0, k))
+            prog.append((0x20, 0, 0, k))
         elif op == "jeq_else_allow":
-            prog.append(insn(0x15, 0, to_allow, k))
+            prog.append((0x15, 0, to_allow, k))
         elif op == "jge_refuse":
-            prog.append(insn(0x35, to_refuse, 0, k))
+            prog.append((0x35, to_refuse, 0, k))
         elif op == "jeq_refuse":
-            prog.append(insn(0x15, to_refuse, 0, k))
+            prog.append((0x15, to_refuse, 0, k))
         else:  # jeq_allow_else_refuse
-            prog.append(insn(0x15, to_allow, to_refuse, k))
-    prog += [insn(0x06, 0, 0, 0x7FFF0000),              # allow
-             insn(0x06, 0, 0, 0x00050000 | 1)]          # refuse: EPERM
+            prog.append((0x15, to_allow, to_refuse, k))
+    prog += [(0x06, 0, 0, 0x7FFF0000),              # allow
+             (0x06, 0, 0, 0x00050000 | 1)]          # refuse: EPERM
     return b"".join(struct.pack("HBBI", *i) for i in prog)
 
 
