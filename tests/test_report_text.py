@@ -155,7 +155,7 @@ def test_html_reports_escape_student_text(tmp_path):
     assert html.escape("<script>alert(1)</script>") in ben
     assert "&lt;img src=x onerror=alert(2)&gt;" in ben  # the bar's label, in the SVG
     assert "# lane &lt;script&gt;" in ben and "\x1b" not in ben
-    assert "The kit could not grade: &lt;script&gt;x." in pages["summary.html"]
+    assert "The kit could not grade: &lt;script&gt;x (why: kit_error.txt" in pages["summary.html"]
 
 
 @pytest.mark.timeout(30)
@@ -174,8 +174,9 @@ def test_awkward_student_ids_are_written_and_escaped(tmp_path):
     assert f"# thread_counter: feedback for {shown}\n" in files[f"{SURROGATE}/feedback.md"]
     assert f"feedback for {shown}</h1>" in files[f"{SURROGATE}/feedback.html"]
     summary = files["summary.md"]
-    assert "The kit could not grade: \\[x\\](http:evil) \\# (see their" in summary
+    assert "The kit could not grade: \\[x\\](http:evil) \\# (why: kit_error.txt" in summary
     assert "[x](" not in summary
+    assert files["[x](http:evil) #/kit_error.txt"] == "boom\n"  # (for the instructor)
     assert f"\n{shown},2,4,0,2\r\n" in files["grades.csv"]
     table = report.table(A, results)
     table.encode("utf-8")
