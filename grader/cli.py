@@ -33,6 +33,8 @@ def _pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "KIT_", "PYTHON"))}
     env["PYTHONPATH"] = str(ROOT)
+    if os.environ.get("KIT_INSIDE"):  # (sandbox.share_inside: one copy for the class)
+        env["KIT_INSIDE"] = os.environ["KIT_INSIDE"]
     env["KIT_RUN_TOKEN"] = run_token
     env["KIT_POOL"] = "0"  # (a pytest of its own, unless the class's pool is given)
     env.update(pool_env)
@@ -234,8 +236,8 @@ class Progress:
         self.lost += bool(not result.kit_errors and result.score < result.max_score)
         if self.quiet:
             return
-        status = (report.fraction(result.score, result.max_score)
-                  if not result.kit_errors else "KIT ERROR")
+        status = (report.fraction(result.score, result.max_score) if not result.kit_errors
+                  else f"KIT ERROR, see {report.KIT_ERROR} in its folder")
         if not self.tty:
             print(f"[{self.count}/{self.total}] {self.name} "
                   f"{report.clean(result.student, one_line=True)}: {status} "

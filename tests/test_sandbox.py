@@ -186,8 +186,12 @@ def test_weakest_levels_still_grade_right(tmp_path, monkeypatch, subreaper, leve
     assert "refusing to grade" in refused.stderr and "--allow-weak-sandbox" in refused.stderr
     assert "read the hidden suites" in refused.stderr
     assert not (tmp_path / "refused").exists()
+    temp = tmp_path / "temp"  # (the grader's temporary folders: none may stay)
+    temp.mkdir()
     results = grade("thread_counter", [right, wrong], tmp_path / "out",
-                    options=("--allow-weak-sandbox",))
+                    options=("--allow-weak-sandbox",),
+                    env={**os.environ, "TMPDIR": str(temp)})
+    assert sorted(p.name for p in temp.iterdir()) == []
     assert results["right"]["score"] == results["right"]["max_score"]
     assert lost(results["wrong"]) == {"race_free"}, outputs(results["wrong"])
     assert level in results["right"]["output"]
@@ -239,6 +243,79 @@ def test_without_root_the_subreaper_leaves_nothing_behind(tmp_path):
         sandbox.force_isolation(detected)
         for pid in processes_with(marker):
             os.kill(pid, 9)
+
+
+SHARED_MEMORY = SOLUTION + '''
+import multiprocessing as _mp, os as _os, time as _time
+from multiprocessing import shared_memory as _sm
+
+def _make(tag):  # semaphores of spawn: named files in /dev/shm until finalizers run
+    lock, queue = _mp.get_context("spawn").Lock(), _mp.get_context("spawn").Queue()
+    shm = _sm.SharedMemory(create=True, size=4096, name=f"kit-{tag}-MARKER")
+    names = [lock._semlock.name, queue._rlock._semlock.name, shm.name]
+    with open(NAMES + "." + tag, "w") as f:
+        f.write("\\n".join("sem." + n.lstrip("/") if n.startswith("/mp-") else n
+                           for n in names))
+    return lock, queue, shm
+
+_kept = _make("runner")  # held by the runner, which leaves through os._exit
+if _os.fork() == 0:  # held by a child that init kills once the runner has ended
+    _child = _make("child")
+    _time.sleep(300)
+    _os._exit(0)
+_time.sleep(float(_os.environ.get("KIT_TEST_STAY", "0")))
+'''
+
+
+@pytest.mark.timeout(180)
+def test_the_subreaper_level_leaves_nothing_in_dev_shm(tmp_path):
+    """Without a private /dev/shm (the subreaper level) the semaphores of queues and
+    locks made under spawn, and shared memory, stay in the machine's /dev/shm when the
+    processes holding them are killed or leave through os._exit: the runner removes what
+    it maps, init what the processes it kills map or hold open, whether the check ends,
+    hangs past its deadline or is cancelled by the grader."""
+    import threading
+    import uuid
+
+    detected = sandbox.isolation()
+    marker = uuid.uuid4().hex
+    names = tmp_path / "names"
+    sub = student(tmp_path, SHARED_MEMORY.replace("MARKER", marker)
+                  .replace("NAMES", repr(str(names))))
+
+    def made() -> list[str]:
+        listed = [line for tag in ("runner", "child")
+                  if Path(f"{names}.{tag}").is_file()
+                  for line in Path(f"{names}.{tag}").read_text().splitlines()]
+        return listed
+
+    try:
+        sandbox.force_isolation(sandbox.Isolation(subreaper=True, missing=("test",)))
+        for how in ("returns", "hangs", "cancelled"):
+            for tag in ("runner", "child"):
+                Path(f"{names}.{tag}").unlink(missing_ok=True)
+            cancel = sandbox.Cancel()
+            if how == "cancelled":
+                def cancel_once_made(cancel: sandbox.Cancel = cancel) -> None:
+                    end = time.monotonic() + 60
+                    while len(made()) < 6 and time.monotonic() < end:
+                        time.sleep(0.05)
+                    cancel.cancel()
+                threading.Thread(target=cancel_once_made, daemon=True).start()
+            run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]},
+                              deadline=3 if how == "hangs" else 20, cancel=cancel,
+                              env={"KIT_TEST_STAY": "0" if how == "returns" else "100"})
+            expected = {"returns": "ok", "hangs": "timeout", "cancelled": "skipped"}[how]
+            assert run.status == expected, (how, run)
+            listed = made()
+            assert len(listed) == 6, (how, listed)
+            assert [n for n in listed if os.path.exists(f"/dev/shm/{n}")] == [], how
+    finally:
+        sandbox.force_isolation(detected)
+        for tag in ("runner", "child"):
+            for name in (Path(f"{names}.{tag}").read_text().splitlines()
+                         if Path(f"{names}.{tag}").is_file() else []):
+                Path(f"/dev/shm/{name}").unlink(missing_ok=True)
 
 
 @pytest.mark.timeout(120)

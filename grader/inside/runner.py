@@ -204,6 +204,7 @@ def _watchdog() -> None:
     try:
         write_result()
     finally:
+        release_shared_memory()
         os._exit(3)
 
 
@@ -273,7 +274,32 @@ def run_check(spec: dict[str, Any]) -> None:
         write_result()
     finally:
         sys.stdout.flush()
+        release_shared_memory()
         os._exit(0)
+
+
+def release_shared_memory() -> None:
+    """Remove the /dev/shm files this process still maps: the semaphores of queues and
+    locks made under spawn or forkserver (and shared memory) stay there until finalizers
+    that ``os._exit`` skips remove them. The sandbox's /dev/shm is its own but at the
+    subreaper level, where it is the machine's (init removes what the other processes
+    hold). By inode: glibc maps a new semaphore under a temporary name."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            inodes = {int(fields[4]) for fields in (line.split(None, 5) for line in f)
+                      if len(fields) == 6 and fields[5].startswith(b"/dev/shm/")}
+        names = os.listdir("/dev/shm") if inodes else []
+    except (OSError, ValueError):
+        return
+    for name in names:
+        path = os.path.join("/dev/shm", name)
+        try:
+            info = os.lstat(path)
+            if info.st_ino in inodes and info.st_uid == os.geteuid() \
+                    and not os.path.islink(path) and os.path.isfile(path):
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 # --- session mode: one sandbox, many checks ---------------------------------------------

@@ -693,6 +693,11 @@ def init(plan: dict) -> int:
     wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    stop: list = []
+    if "pid" not in plan.get("namespaces", []):
+        # The grader's cancel (grader.sandbox.runs): end the check as at the wall limit,
+        # killing and cleaning up after its processes (a SIGKILL would skip the cleanup).
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     listener = None
     if root is None and plan.get("witness_socket"):  # (the uid level: on the host's files)
         listener = Witness.listen(plan["witness_socket"])
@@ -726,6 +731,9 @@ def init(plan: dict) -> int:
         if pid:
             continue
         left = end - time.monotonic()
+        if stop and not killed:
+            stop.clear()
+            left = 0.0
         if left <= 0:
             if killed:
                 break  # something survives even SIGKILL (D state): the launcher gives up
@@ -949,14 +957,74 @@ def _kill_all(plan: dict, runner: int) -> None:
         kill_uid(plan["uid"])
         kill_descendants(limit=2.0)  # (what forked between the kill -1 rounds)
     else:
-        kill_descendants()
+        held: set = set()
+        kill_descendants(held=held)
+        release_shared_memory(held)
 
 
-def kill_descendants(limit: float = 10.0) -> bool:
+def kill_descendants(limit: float = 10.0, held: set | None = None) -> bool:
     """The subreaper level (no PID namespace, no uid of its own): SIGKILL everything below
     this process, reaping as it goes, until nothing is left. False if something is left
-    after ``limit`` seconds."""
-    return kill_until_gone(lambda: descendants(os.getpid()), limit)
+    after ``limit`` seconds. ``held`` gathers the machine's /dev/shm files that the
+    processes mapped or held open (see :func:`shared_memory_of`)."""
+    def find() -> list[int]:
+        pids = descendants(os.getpid())
+        if held is not None:
+            for pid in pids:
+                held.update(shared_memory_of(pid))
+        return pids
+    return kill_until_gone(find, limit)
+
+
+SHM = "/dev/shm"
+
+
+def shared_memory_of(pid: int, proc: str = "/proc") -> set:
+    """The inodes of the files in /dev/shm that process ``pid`` maps or holds open:
+    multiprocessing's semaphores (``sem.mp-*``) and shared memory (``psm_*``) under spawn
+    and forkserver live there until their owner's finalizers remove them, which a process
+    that is killed (or leaves through ``os._exit``) never runs. By inode: glibc maps a
+    new semaphore under a temporary name, which it then links to the real one."""
+    found = set()
+    try:
+        with open(f"{proc}/{pid}/maps", "rb") as f:
+            for line in f:
+                fields = line.split(None, 5)
+                if len(fields) == 6 and fields[5].startswith(b"/dev/shm/"):
+                    found.add(int(fields[4]))
+    except (OSError, ValueError):
+        pass
+    try:
+        for fd in os.listdir(f"{proc}/{pid}/fd"):
+            try:
+                if os.readlink(f"{proc}/{pid}/fd/{fd}").startswith("/dev/shm/"):
+                    found.add(os.stat(f"{proc}/{pid}/fd/{fd}").st_ino)
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return found
+
+
+def release_shared_memory(inodes: set) -> None:
+    """Remove the files of /dev/shm whose inodes are ``inodes`` (:func:`shared_memory_of`):
+    at the subreaper level the sandbox shares the machine's /dev/shm, and nothing a check
+    made may stay there. Only this user's regular files."""
+    if not inodes:
+        return
+    try:
+        names = os.listdir(SHM)
+    except OSError:
+        return
+    for name in names:
+        path = f"{SHM}/{name}"
+        try:
+            info = os.lstat(path)
+            if info.st_ino in inodes and stat.S_ISREG(info.st_mode) \
+                    and info.st_uid == os.geteuid():
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def enter_user_namespace(flags: int) -> None:

@@ -384,11 +384,20 @@ class _Jail:
                 close_fds=True, pass_fds=pass_fds,
             )
 
+    def _reaped_by_init(self) -> bool:
+        """The subreaper level: init is the launcher itself, and asked by SIGTERM it kills
+        every process below it, then removes from the machine's /dev/shm what they held
+        (see the launcher's ``release_shared_memory``), which a SIGKILL would leave."""
+        return self.iso.subreaper and not self.iso.uid and "pid" not in self.iso.namespaces
+
     def kill_now(self) -> None:
         """Kill the sandbox (from any thread); :meth:`end` still cleans up after it."""
         if self.proc is not None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                if self._reaped_by_init() and self.proc.returncode is None:
+                    os.kill(self.proc.pid, signal.SIGTERM)
+                else:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 pass
         if self.cgroup is not None:
@@ -398,6 +407,15 @@ class _Jail:
         """Whatever happened, nothing of this sandbox may survive."""
         self.kill_now()
         if self.proc is not None:
+            if self._reaped_by_init():
+                try:
+                    self.proc.wait(timeout=2 * GRACE)  # (init's own kill takes ≤ 10 s)
+                except subprocess.TimeoutExpired:
+                    pass
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
             self.proc.wait()
             if self.proc.stdin is not None:
                 try:
