@@ -198,7 +198,10 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
             elif top == "/tmp":
                 if path not in new:
                     continue
-                report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS)
+                # (A report forged for another grading's claim is that grading's: at the
+                # uid level its sandboxes write the host's /tmp until init sweeps it.)
+                report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS) \
+                    and (holds(Path(path), claim) or not holds(Path(path), "forged-"))
                 if not (report or holds(Path(path), claim)):
                     continue
             elif name.startswith(SHM_PREFIXES):
