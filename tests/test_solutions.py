@@ -41,12 +41,18 @@ def test_solution_full_marks_and_stub_zero(assignment, tmp_path):
     assert list(rows["solution"])[:3] == ["student", "score", "max_score"]
 
 
+CORRECT = ROOT / "tests" / "correct"
+
+
+@pytest.mark.parametrize("assignment", sorted(p.name for p in CORRECT.iterdir() if p.is_dir()))
 @pytest.mark.timeout(600)
-def test_correct_counter_variants_full_marks(tmp_path):
-    """Other correct ways to write the counter (try/finally, RLock, a lock passed in, a lock
-    on a class, locked reads, a semaphore, a condition) get full marks too."""
-    folders = sorted(p for p in (ROOT / "tests" / "correct" / "thread_counter").iterdir()
-                     if p.is_dir())
-    results = grade("thread_counter", folders, tmp_path / "out")
+def test_correct_variants_full_marks(assignment, tmp_path):
+    """Other correct ways to write each exercise get full marks too: the counter with
+    try/finally, an RLock, a lock passed in or on a class, locked reads, a semaphore, a
+    condition, a Thread subclass; the fan-out with a Process subclass or a queue made
+    elsewhere and passed in; pools closed and joined, or terminated, without `with`."""
+    folders = sorted(p for p in (CORRECT / assignment).iterdir() if p.is_dir())
+    assert len(folders) >= 2
+    results = grade(assignment, folders, tmp_path / "out")
     for name, result in results.items():
         assert result["score"] == result["max_score"], (name, outputs(result))

@@ -28,15 +28,37 @@ if "forkserver" in multiprocessing.get_all_start_methods():
 
 
 @pytest.fixture(params=START_METHODS)
-def start_method(request: pytest.FixtureRequest):
+def start_method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     """Run the test under one start method, then restore the previous one."""
     previous = multiprocessing.get_start_method(allow_none=True)
     if request.param != "default":
         multiprocessing.set_start_method(request.param, force=True)
+    monkeypatch.setattr(fanout, "fan_out", _explained(fanout.fan_out, request.param))
     try:
         yield request.param
     finally:
         multiprocessing.set_start_method(previous, force=True)
+
+
+def _explained(fan_out, method: str):
+    """``fan_out``, with Python's words for a Queue made at import time explained."""
+    def call(*args):
+        try:
+            return fan_out(*args)
+        except RuntimeError as exc:
+            if "SemLock" not in str(exc) or "context" not in str(exc):
+                raise
+            said = str(exc)
+        pytest.fail(
+            f"fan_out used a multiprocessing Queue (or Lock) made when fanout.py was "
+            f"imported, at module level as on the lecture's slide, under another start "
+            f"method than this test's {method!r}. Under spawn and forkserver (the "
+            f"default on macOS and Windows, and on Linux from Python 3.14) every child "
+            f"imports your module again, so a module-level Queue is a new, different "
+            f"queue in each child. Create the Queue inside fan_out and pass it to every "
+            f"Process: Process(target=rand_string, args=(length, output)). "
+            f"(Python said: {said})", pytrace=False)
+    return call
 
 
 @pytest.fixture(autouse=True)

@@ -198,6 +198,39 @@ def install_rand_string(module: Any) -> None:
     module.rand_string = probe_rand_string
 
 
+class _ProbeInChild:
+    """Goes with every process the student starts (an attribute of the Process object):
+    a spawn or forkserver child unpickles it before ``run()``, which puts the probe in
+    place of ``rand_string`` in the child's fresh import of the student's module too. A
+    ``Process`` subclass whose ``run()`` calls the module's ``rand_string`` (no
+    ``target``) then meets the probe there as it does under fork."""
+
+    def __reduce__(self):
+        return (_install_in_child, ())
+
+
+def _install_in_child() -> None:
+    module = importlib.import_module(os.environ["KIT_MODULE"])
+    if getattr(module, "rand_string", None) is not probe_rand_string:
+        install_rand_string(module)
+
+
+def probe_in_children() -> None:
+    """From now on, every process started here carries :class:`_ProbeInChild`."""
+    import multiprocessing.process
+
+    start = multiprocessing.process.BaseProcess.start
+
+    def start_with_probe(self):
+        try:
+            self._kit_probe = _ProbeInChild()
+        except AttributeError:  # (a subclass with __slots__, say: as before)
+            pass
+        return start(self)
+
+    multiprocessing.process.BaseProcess.start = start_with_probe
+
+
 def _digest(obj: Any) -> dict[str, Any]:
     if type(obj) is str:
         return {"sha": _sha1(obj.encode("utf-8", "replace")),
@@ -282,6 +315,8 @@ def probe_rand_string(length, output, *args, **kwargs):
         returned = original(length, output, *args, **kwargs)
         if returned is not None:  # (it must return nothing: the queue carries the string)
             rec["returned"] = f"{type(returned).__name__} {repr(returned)[:60]}"
+        if not rec["puts"]:  # (it put its string on some other queue, or nowhere)
+            rec["put_nothing"] = True
         return returned
     finally:
         _current.rec = None

@@ -368,6 +368,7 @@ def _prctl(option: int, value: int) -> None:
 
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 SESSION_GRACE = 5.0
 
 

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import multiprocessing.process
 import os
+import sys
 import threading
 import time
 
@@ -39,6 +40,46 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _running_below(pid: int) -> list[dict[str, Any]]:
+    """The processes below ``pid`` that are running (not zombies), but multiprocessing's
+    own helpers of this process (the resource tracker, the forkserver): pid and name."""
+    helpers = set()
+    for module, attr, pid_attr in (
+            ("multiprocessing.resource_tracker", "_resource_tracker", "_pid"),
+            ("multiprocessing.forkserver", "_forkserver", "_forkserver_pid")):
+        found = getattr(sys.modules.get(module), attr, None)
+        if isinstance(getattr(found, pid_attr, None), int):
+            helpers.add(getattr(found, pid_attr))
+    running, todo, seen = [], [pid], {pid}
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                if child in seen:
+                    continue
+                seen.add(child)
+                try:
+                    with open(f"/proc/{child}/stat", "rb") as f:
+                        stat = f.read()
+                except OSError:
+                    continue
+                name = stat[stat.find(b"(") + 1:stat.rfind(b")")].decode(errors="replace")
+                state = stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3]
+                if child not in helpers and state not in (b"Z", b"X"):
+                    running.append({"pid": child, "name": name[:40]})
+                todo.append(child)  # (a forkserver's children are the student's)
+    return running
+
+
 # --- process_fanout ---------------------------------------------------------------------
 
 def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
@@ -55,8 +96,14 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
     """
     calls = spec["params"]["calls"]
     set_deadline(calls[0]["deadline"])
+    # Orphans of the student's processes (a grandchild left by a child that ended) come
+    # to this process, where _running_below finds them.
+    from grader.inside.runner import PR_SET_CHILD_SUBREAPER, _prctl
+
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
     module = import_student()
     probes.install_rand_string(module)
+    probes.probe_in_children()
     plan_path = os.path.join(spec["probe_dir"], probes.FANOUT_CALL)
     data["calls"] = {}
     for number, call in enumerate(calls):
@@ -90,6 +137,9 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
         own = os.getpid()
         out["alive_after"] = sorted({r["pid"] for r in records
                                      if r["pid"] != own and _alive(r["pid"])})
+        # Any process still running below this one (a daemon, a detached grandchild):
+        # fan_out must leave nothing running.
+        out["running_after"] = _running_below(own)[:20]
         if call.get("summarize"):
             # Large strings: send digests, not megabytes.
             if type(value) is list:
@@ -118,14 +168,30 @@ def _watch_pools() -> None:
     """
     import multiprocessing.pool  # here: the counter's checks need not pay for it
 
-    original_init = multiprocessing.pool.Pool.__init__
+    Pool = multiprocessing.pool.Pool
+    original_init, original_join, original_terminate = Pool.__init__, Pool.join, Pool.terminate
 
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
+    def __init__(self, processes=None, *args, **kwargs):
+        original_init(self, processes, *args, **kwargs)
         _POOLS.append({"pool": self, "class": type(self).__module__ + "." + type(self).__qualname__,
-                       "processes": self._processes, "phase": _phase_name()})
+                       "processes": self._processes, "phase": _phase_name(),
+                       "processes_given": processes is not None, "shut_down": None})
 
-    multiprocessing.pool.Pool.__init__ = __init__
+    def _ended(pool, how: str) -> None:
+        # Both wait for the workers to exit: once either has returned, none is left.
+        for entry in _POOLS:
+            if entry["pool"] is pool and not entry["shut_down"]:
+                entry["shut_down"] = how
+
+    def join(self):
+        original_join(self)
+        _ended(self, "join")
+
+    def terminate(self):
+        original_terminate(self)
+        _ended(self, "terminate")
+
+    Pool.__init__, Pool.join, Pool.terminate = __init__, join, terminate
 
 
 def _phase_name() -> str:
@@ -134,19 +200,18 @@ def _phase_name() -> str:
     return runner._result.get("phase", "")
 
 
-def _pool_state(entry: dict[str, Any], grace: float) -> dict[str, Any]:
+def _pool_state(entry: dict[str, Any]) -> dict[str, Any]:
+    """What a pool was left as when the student's function returned: its state (RUN,
+    CLOSE, TERMINATE), whether join() or terminate() returned (``shut_down``: which one;
+    each waits for the workers, so the verdict does not depend on how fast a loaded
+    machine lets closed workers exit) and the workers then alive."""
     pool = entry["pool"]
-    state = str(getattr(pool, "_state", "?"))
     workers = [w for w in getattr(pool, "_pool", []) if hasattr(w, "is_alive")]
-    end = time.monotonic() + grace
-    while True:
-        alive = [_worker_id(w) for w in workers if w.is_alive()]
-        # A closed pool's workers leave by themselves: give them a moment.
-        if not alive or state == "RUN" or time.monotonic() >= end:
-            break
-        time.sleep(0.02)
-    return {"class": entry["class"], "processes": entry["processes"], "state": state,
-            "alive_workers": alive, "created": entry["phase"]}
+    return {"class": entry["class"], "processes": entry["processes"],
+            "processes_given": entry["processes_given"], "state": str(getattr(pool, "_state", "?")),
+            "shut_down": entry["shut_down"],
+            "alive_workers": [_worker_id(w) for w in workers if w.is_alive()],
+            "created": entry["phase"]}
 
 
 def _worker_id(worker: Any) -> Any:
@@ -161,17 +226,35 @@ def pool_variant(spec: dict[str, Any], data: dict[str, Any]) -> None:
     with open(plan_path, "w") as f:
         json.dump(params["plan"], f)
     os.environ["KIT_PLAN"] = plan_path
+    # Pool() without processes has one worker per CPU: the same count on every grading
+    # machine, fewer than the check asks for, so that forgetting the argument gives the
+    # same verdicts whatever the machine's cores.
+    os.cpu_count = lambda: params.get("cpus", 2)
+    if hasattr(os, "process_cpu_count"):  # (3.13+: what Pool() asks)
+        os.process_cpu_count = os.cpu_count
     _watch_pools()
     module = import_student()
     func = getattr(module, params["function"])
     items = list(params["items"])
-    set_phase(f"calling {params['function']}(timed_task, {items}, processes={params['processes']})")
+    set_phase(f"calling {params['function']}(timed_task, (x for x in {items}), "
+              f"processes={params['processes']})")
     before = len(_POOLS)
-    value = func(probes.timed_task, items, processes=params["processes"])
+    # A generator, as the exercise allows any iterable (len() or indexing fail on it).
+    value = func(probes.timed_task, (x for x in items), processes=params["processes"])
     set_phase(f"checking the pools after {params['function']} returned")
     data["value"] = plain(value)
-    data["pools"] = [_pool_state(e, 3.0) for e in _POOLS]
+    data["pools"] = [_pool_state(e) for e in _POOLS]
     data["pools_in_call"] = len(_POOLS) - before
+
+
+def pool_empty(spec: dict[str, Any], data: dict[str, Any]) -> None:
+    """Call every pool function with no items: each must return ``[]``."""
+    module = import_student()
+    data["values"] = {}
+    for name in spec["params"]["functions"]:
+        set_phase(f"calling {name}(func, [], processes={spec['params']['processes']})")
+        data["values"][name] = plain(getattr(module, name)(
+            probes.task_result, [], processes=spec["params"]["processes"]))
 
 
 def square_cube(spec: dict[str, Any], data: dict[str, Any]) -> None:

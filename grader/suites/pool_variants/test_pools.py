@@ -65,13 +65,42 @@ for _v in VARIANTS:
             scenario="pool_variant", start_method=_m, deadline=BARRIER_TIMEOUT + 20,
             params={"function": f"pool_{_v}", "processes": PROCESSES,
                     "plan": _plan(_v, _m), "items": APPLY_ITEMS if _v == "apply" else ITEMS})
+SCENARIOS["empty/fork"] = dict(scenario="pool_empty", start_method="fork", deadline=20,
+                               params={"functions": [f"pool_{v}" for v in VARIANTS],
+                                       "processes": PROCESSES})
 SCENARIOS["square_cube/fork"] = dict(scenario="square_cube", start_method="fork",
                                      deadline=10, params={"xs": [-3, 0, 1, 2, 7, 12]})
 
 
 def call(variant):
     items = APPLY_ITEMS if variant == "apply" else ITEMS
-    return f"pool_{variant}(func, {items}, processes={PROCESSES})"
+    return f"pool_{variant}(func, (x for x in {items}), processes={PROCESSES})"
+
+
+def check_empty(runs, variant):
+    """``pool_<variant>(func, [])`` returned ``[]`` (in the run that calls every variant
+    with no items; judged for a variant only once its own run has finished)."""
+    run = runs.get("empty/fork")
+    if run is None or run.status == "skipped":
+        return
+    values = run.data.get("values") if isinstance(run.data.get("values"), dict) else {}
+    name = f"pool_{variant}"
+    if name not in values:
+        # Not reached: an earlier function of that run failed (its own check says so),
+        # or this one did.
+        phase = str(run.phase or "")
+        if name in phase and not run.finished:
+            lose(f"{name}(func, [], processes={PROCESSES}) should return [] at once, but: "
+                 + describe(run, MODULE))
+        return
+    got = values[name]
+    kind = got.get("__type__") if isinstance(got, dict) else type(got).__name__
+    if kind != "list":
+        lose(f"{name}(func, [], processes={PROCESSES}) returned {kind}, not a list: return "
+             f"a list, also when there are no items.")
+    if got.get("items") != []:
+        lose(f"{name}(func, [], processes={PROCESSES}) returned {got.get('items')!r}, not "
+             f"[]: with no items there is nothing to compute; return an empty list.")
 
 
 def usable(runs, variants):
@@ -122,6 +151,7 @@ def _check_input_order(variant):
                      f"right results in the wrong order. {WHAT[variant]} "
                      f"must come back in input order even though the grader made "
                      f"the tasks finish in another order; check for {how}.")
+        check_empty(runs, variant)
     return test
 
 
@@ -149,6 +179,7 @@ def test_imap_unordered(runs):
                          f"out each result as soon as its task completes. Returning input "
                          f"order means you waited for earlier tasks (map, imap, or getting "
                          f"results in submission order).")
+    check_empty(runs, "imap_unordered")
 
 
 @check(2, "tasks ran in the Pool's worker processes, never in the caller")
@@ -185,6 +216,13 @@ def test_processes(runs):
                  f"every Pool starts its own worker processes, which is slow and defeats the "
                  f"pool. Create one Pool, use it for all items, then close it.")
         for p in pools:
+            if not p.get("processes_given", True):
+                kind = "ThreadPool" if "ThreadPool" in p["class"] else "Pool"
+                lose(f"[{run.start_method}] {call(variant)} made a {kind} without "
+                     f"`processes`, so it has one worker per CPU of whatever machine runs "
+                     f"it ({p['processes']} here), though processes={PROCESSES} was asked: "
+                     f"pass the `processes` argument on, "
+                     f"multiprocessing.Pool(processes=processes).")
             if p["processes"] != PROCESSES:
                 when = ("at import time (module level) " if p["created"].startswith("importing")
                         else "")
@@ -230,14 +268,26 @@ def test_parallel(runs):
 def test_cleanup(runs):
     for variant, run in usable(runs, VARIANTS):
         for p in run.data.get("pools") or []:
-            if p["state"] == "RUN" or p["alive_workers"]:
+            threads = "ThreadPool" in p["class"]
+            workers = (f"{len(p['alive_workers'])} worker thread(s)" if threads else
+                       f"{len(p['alive_workers'])} worker process(es)")
+            if p["state"] == "RUN":
                 where = ("a module-level Pool" if p["created"].startswith("importing")
                          else "its Pool")
                 lose(f"[{run.start_method}] {call(variant)} returned with {where} still "
-                     f"running ({len(p['alive_workers'])} worker process(es) alive): a pool "
-                     f"that is never closed keeps its workers until the program ends. Use "
+                     f"running ({workers} alive): a pool that is never closed keeps its "
+                     f"workers until the program ends. Use "
                      f"`with multiprocessing.Pool(processes) as pool:` inside the function, "
                      f"or call pool.close() and pool.join() before returning.")
+            if not p.get("shut_down"):
+                # The same verdict on any machine: whether the closed workers happen to
+                # have exited by now depends on the machine's load, not on the code.
+                lose(f"[{run.start_method}] {call(variant)} closed its Pool but returned "
+                     f"without joining it: close() only stops new tasks, and the workers "
+                     f"exit on their own some time later, so your function can return "
+                     f"while they still run. Call pool.join() after pool.close() (it waits "
+                     f"until every worker has exited), or use "
+                     f"`with multiprocessing.Pool(processes) as pool:`.")
 
 
 @check(1, "square and cube")

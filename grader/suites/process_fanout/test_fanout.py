@@ -42,6 +42,8 @@ CALLS = {
     # returns in well under a second, also on a busy machine.
     "large": dict(label="large", n=LARGE_N, length=LARGE_LENGTH, summarize=True,
                   deadline=LARGE_DEADLINE),
+    # No process at all: an empty list, at once (after the basic call, under fork).
+    "zero": dict(label="zero", n=0, length=LENGTH, deadline=10.0),
 }
 
 
@@ -58,7 +60,7 @@ def _scenario(method: str, *labels: str) -> dict:
 # interpreters fewer per student, about a sixth of a student's grading CPU. If the basic
 # call does not return, the large one is not made there: portability is lost either way.
 _first, *_others = START_METHODS
-SCENARIOS = {f"basic/{_first}": _scenario(_first, "basic"),
+SCENARIOS = {f"basic/{_first}": _scenario(_first, "basic", "zero"),
              f"large/{_first}": _scenario(_first, "large")}
 for _m in _others:
     SCENARIOS[f"basic/{_m}"] = _scenario(_m, "basic", "large")
@@ -74,13 +76,44 @@ def call(n=N, length=LENGTH):
     return f"fan_out({n}, {length})"
 
 
+def put_elsewhere(run) -> None:
+    """Lose with the reason when a child's rand_string returned without putting anything
+    on the queue it was given: why a fan_out that waits for get() never returns."""
+    empty = [r for r in _calls(run) if r.get("put_nothing")]
+    if not empty:
+        return
+    m = run.start_method
+    spawned = (f" Under {m} every child imports your module again, so a module-level "
+               f"Queue is a new, different queue in each child: what it puts there never "
+               f"reaches the parent." if m != "fork" else "")
+    lose(f"[{m}] {len(empty)} of the rand_string calls returned without putting anything on "
+         f"the queue passed to them (rand_string's second argument), so fan_out waited in "
+         f"vain for their strings.{spawned} Put the string on that parameter "
+         f"(def rand_string(length, output): ... output.put(rand_str)), create the Queue "
+         f"inside fan_out and pass it to every Process.")
+
+
 @check(2, "fan_out returns one string per process")
 def test_count(runs):
-    for run in judged(runs_of(runs, "basic"), MODULE):
+    basic = runs_of(runs, "basic")
+    first = basic.get(_first) or next(iter(basic.values()))
+    if not first.finished:
+        put_elsewhere(first)
+    for run in judged(basic, MODULE):
         items = value_list(run, call())
         if len(items) != N:
             lose(f"[{run.start_method}] {call()} returned {len(items)} item(s); expected {N}, "
                  f"one per process. Call output.get() once per process you started.")
+    zero = runs_of(runs, "zero")[_first]
+    if zero.status != "skipped":
+        if not zero.finished:
+            lose(f"{call(0)} should start no process and return [] at once, but: "
+                 + describe(zero, MODULE))
+        items = value_list(zero, call(0))
+        if items != []:
+            lose(f"[{zero.start_method}] {call(0)} returned {len(items)} item(s); expected "
+                 f"[]: with no process there is nothing to get(). Start exactly n_processes "
+                 f"processes and get() exactly once for each.")
 
 
 @check(2, "each child makes its own random string of the requested length and alphabet")
@@ -108,6 +141,11 @@ def test_strings(runs):
                  f"random is seeded with a fixed value: random.seed(...) inside rand_string, "
                  f"or at module level, which every {m} child runs again when it imports "
                  f"your module. Do not seed random: each child then draws its own string.")
+        several = [len(r["puts"]) for r in _calls(run) if len(r["puts"]) > 1]
+        if several:
+            lose(f"[{run.start_method}] a rand_string call put {max(several)} items on the "
+                 f"queue: it must put exactly one, its string (fan_out gets one item per "
+                 f"process, and the rest would be left in the queue).")
         returned = [r["returned"] for r in _calls(run) if r.get("returned")]
         if returned:
             lose(f"[{run.start_method}] rand_string returned {returned[0]}: it must return "
@@ -209,6 +247,15 @@ def test_joined(runs):
             lose(f"[{run.start_method}] {len(alive)} child process(es) were still running "
                  f"(or were never reaped) when fan_out returned: call p.join() for every "
                  f"process before returning.")
+        running = run.data.get("running_after") or []
+        if running:
+            shown = ", ".join(f"pid {r['pid']} ({r['name']})" for r in running[:3])
+            lose(f"[{run.start_method}] {len(running)} process(es) that fan_out started, "
+                 f"directly or through its children, were still running when it returned: "
+                 f"{shown}. Every process fan_out starts must have ended when it returns, a "
+                 f"daemon or a detached grandchild too: nothing may outlive the call that "
+                 f"started it. Start only the Processes that make the strings, and join "
+                 f"each of them.")
 
 
 @check(2, "no deadlock when results exceed the pipe buffer (256 KiB strings)")
@@ -231,4 +278,11 @@ def test_large_payload(runs):
 
 @check(2, "works under every start method (fork, spawn, forkserver)")
 def test_portable(runs):
+    basic = runs_of(runs, "basic")
+    if basic[_first].finished:
+        for method in _others:  # (the first that failed, as check_portable tells)
+            run = basic.get(method)
+            if run is not None and not run.finished and run.status != "skipped":
+                put_elsewhere(run)
+                break
     check_portable([runs_of(runs, "basic"), runs_of(runs, "large")], MODULE)
