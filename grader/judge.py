@@ -183,6 +183,30 @@ def _where_threads_wait(run: Run) -> tuple[int, dict[str, Any]] | None:
     return len(frames), frames[0]
 
 
+def where_children_are(run: Run) -> tuple[int, int, dict[str, Any]] | None:
+    """(how many, of how many asked, the student frame) for the student-code frame where
+    most of the check's child processes were when it timed out (see the runner's
+    ``child_stacks``); None if none was in student code."""
+    children = (run.timeout or {}).get("children") if isinstance(run.timeout, dict) else None
+    if not isinstance(children, list):
+        return None
+    spots: dict[tuple, list[dict[str, Any]]] = {}
+    asked = 0
+    for child in children[:8]:
+        if not isinstance(child, dict) or not isinstance(child.get("frames"), list):
+            continue
+        asked += 1
+        frames = [f for f in child["frames"] if isinstance(f, dict)]
+        frame = _student_frame({"frames": frames})
+        if frame:
+            key = (frame.get("file"), frame.get("line"))
+            spots.setdefault(key, []).append(frame)
+    if not spots:
+        return None
+    frames = max(spots.values(), key=len)
+    return len(frames), asked, frames[0]
+
+
 def describe_stuck(run: Run, module: str) -> str:
     """Explain a run that did not finish: where the main thread (and others) were."""
     prefix = f"[{run.start_method}] " if run.start_method else ""
@@ -226,6 +250,16 @@ def describe_stuck(run: Run, module: str) -> str:
                          "without a matching release (or acquired twice by one thread) "
                          "blocks every other thread forever; use `with lock:`, which always "
                          "releases it")
+        children = where_children_are(run)
+        if children:
+            count, asked, frame = children
+            text += (f". {count} of the {asked} child process(es) still running were at "
+                     f"{frame['file']} line {frame['line']} (`{frame['text']}`) in "
+                     f"{frame['func']}()")
+            if main and in_function(main, "join", "multiprocessing/process.py"):
+                text += (": join() waits for a child to end, and these children had not "
+                         "finished their work. Look at what they do there (a loop that "
+                         "never ends? a wait for something that never comes?)")
         if run.start_method in ("spawn", "forkserver") and run.phase.startswith("importing"):
             text += (f". Under {run.start_method}, every child process imports your module "
                      f"again: code at module level that starts processes (or waits for "

@@ -21,6 +21,7 @@ import json
 import linecache
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -137,6 +138,63 @@ def all_stacks() -> list[dict[str, Any]]:
     return stacks
 
 
+CHILD_STACKS = 8
+_FAULTHANDLER_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in (.*)$')
+
+
+def child_stacks(wait: float = 0.5) -> list[dict[str, Any]]:
+    """Where the check's child processes are (those that ran the grader's probe: see
+    :func:`probes.show_stack_on_request`), asked by SIGUSR2: for each of the first few
+    still there, the innermost frames of the thread that holds student code (else of the
+    first), innermost last, as :func:`frame_summary` gives them."""
+    folder = os.path.join(_spec["probe_dir"], "stacks")
+    try:
+        pids = sorted(int(n) for n in os.listdir(folder) if n.isdigit())
+    except OSError:
+        return []
+    asked = []
+    for pid in pids:
+        if pid == os.getpid() or len(asked) >= CHILD_STACKS:
+            continue
+        try:
+            os.kill(pid, signal.SIGUSR2)
+            asked.append(pid)
+        except OSError:
+            pass
+    end = time.monotonic() + wait
+    while asked and time.monotonic() < end:
+        sizes = []
+        for pid in asked:
+            try:
+                sizes.append(os.path.getsize(os.path.join(folder, str(pid))))
+            except OSError:
+                sizes.append(0)
+        if all(sizes):
+            break
+        time.sleep(0.02)
+    time.sleep(0.02)  # (faulthandler writes the whole dump from its handler, at once)
+    texts: dict[int, str] = {}
+    for pid in asked:
+        try:
+            with open(os.path.join(folder, str(pid)), errors="replace") as f:
+                texts[pid] = f.read(16384)
+        except OSError:
+            pass
+    out = []
+    for pid, text in texts.items():
+        threads = [[m.groups() for m in map(_FAULTHANDLER_FRAME.match, block.splitlines())
+                    if m] for block in text.split("(most recent call first):")[1:]]
+        threads = [t for t in threads if t] or [[]]
+        chosen = next((t for t in threads if any(student_file(f) for f, _, _ in t)),
+                      threads[0])
+        frames = [{"file": os.path.basename(path), "path": path, "line": int(line),
+                   "func": func.strip(), "student": student_file(path),
+                   "text": linecache.getline(path, int(line)).strip()}
+                  for path, line, func in reversed(chosen[:12])]
+        out.append({"pid": pid, "frames": frames})
+    return out
+
+
 def error_data(exc: BaseException) -> dict[str, Any]:
     """An exception as plain data, with the student's innermost line."""
     tb = traceback.extract_tb(exc.__traceback__)
@@ -200,7 +258,8 @@ def _watchdog() -> None:
         if left <= 0:
             break
         wait(timeout=left)
-    _result["timeout"] = {"after": _deadline["after"], "stacks": all_stacks()}
+    _result["timeout"] = {"after": _deadline["after"], "stacks": all_stacks(),
+                          "children": child_stacks()}
     try:
         write_result()
     finally:

@@ -284,20 +284,129 @@ def _record_thread_errors(data: dict[str, Any]) -> None:
     threading.excepthook = hook
 
 
-def _counter_calls(module: Any, sizes: list[int], data: dict[str, Any]) -> None:
+def _counter_calls(module: Any, sizes: list[int], data: dict[str, Any],
+                   gate: _JoinGate | None = None) -> None:
     _record_thread_errors(data)
     calls = []
     data["calls"] = calls
     for n in sizes:
         set_phase(f"calling run_workers({n})")
+        if gate is not None:
+            gate.before_call(n)
         value = module.run_workers(n)
-        calls.append({"n": n, "value": plain(value), "num": plain(getattr(module, "num", None))})
+        call = {"n": n, "value": plain(value), "num": plain(getattr(module, "num", None))}
+        if gate is not None:
+            call.update(gate.after_call())
+        calls.append(call)
+
+
+class _JoinGate:
+    """Holds back the worker calls of the last few values (``worker(n-1)``, ...) made in
+    threads until the main thread waits for the threads (``join``, ``is_alive``, or any
+    wait on a threading condition, which events, queues, barriers and executors use): a
+    run_workers that returns without waiting then returns before those have added, every
+    time, however fast the machine. The last values, so that workers that take turns in
+    order of their value are not held up. Sleeping is not waiting (it is noted)."""
+
+    HOLD = 3
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.opened = threading.Event()
+        self.lock = threading.Lock()
+        self.hold: set[int] = set()
+        self.held = 0  # worker calls waiting at the gate
+        self.running = 0  # worker calls in threads, not yet returned
+        self.slept = False
+        self.starting = False  # (Thread.start waits for the new thread to begin: no wait)
+        self._sleep = time.sleep
+
+    def _main_waits(self) -> None:
+        if threading.current_thread() is threading.main_thread() and not self.starting:
+            self.opened.set()
+
+    def install(self) -> None:
+        gate, original = self, self.module.worker
+
+        def worker(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                return original(*args, **kwargs)
+            val = args[0] if args else kwargs.get("val")
+            held = type(val) is int and val in gate.hold
+            with gate.lock:
+                gate.running += 1
+                gate.held += held
+            try:
+                if held:
+                    gate.opened.wait()
+                    with gate.lock:
+                        gate.held -= 1
+                return original(*args, **kwargs)
+            finally:
+                with gate.lock:
+                    gate.running -= 1
+
+        self.module.worker = worker
+        for cls, name in ((threading.Thread, "join"), (threading.Thread, "is_alive"),
+                          (threading.Condition, "wait")):
+            real = getattr(cls, name)
+
+            def waiting(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+                gate._main_waits()
+                return _real(*args, **kwargs)
+
+            setattr(cls, name, waiting)
+        real_start = threading.Thread.start
+
+        def start(thread: threading.Thread) -> None:
+            main = threading.current_thread() is threading.main_thread()
+            if main:
+                gate.starting = True
+            try:
+                real_start(thread)
+            finally:
+                if main:
+                    gate.starting = False
+
+        threading.Thread.start = start
+        real_sleep = time.sleep
+
+        def sleep(seconds: float) -> None:
+            if threading.current_thread() is threading.main_thread():
+                gate.slept = True
+            real_sleep(seconds)
+
+        time.sleep = sleep
+
+    def before_call(self, n: int) -> None:
+        self.hold = set(range(max(n - self.HOLD, 0), n))
+
+    def after_call(self) -> dict[str, Any]:
+        """What run_workers left when it returned; then the gate opens for the rest, and
+        closes for the next call once every worker call of this one has returned."""
+        with self.lock:
+            left = {"held": self.held, "slept": self.slept}
+        self.opened.set()
+        end = time.monotonic() + 5.0
+        while time.monotonic() < end:
+            with self.lock:
+                if not self.running:
+                    break
+            self._sleep(0.005)
+        self.opened.clear()
+        self.slept = False
+        return left
 
 
 def counter_plain(spec: dict[str, Any], data: dict[str, Any]) -> None:
-    """run_workers twice, no witnesses: sum, counter.num and reset."""
+    """run_workers twice, no witnesses: sum, counter.num and reset (worker calls held at
+    a :class:`_JoinGate`)."""
     module = import_student()
-    _counter_calls(module, spec["params"]["sizes"], data)
+    gate = None
+    if callable(getattr(module, "worker", None)):
+        gate = _JoinGate(module)
+        gate.install()
+    _counter_calls(module, spec["params"]["sizes"], data, gate)
 
 
 def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:

@@ -68,10 +68,27 @@ def thread_errors(run) -> str:
                else "."))
 
 
+def did_not_wait(call: dict) -> None:
+    """Lose when run_workers returned while its threads had not run yet: the grader held
+    every worker call until the main thread waited for the threads (join), so a
+    run_workers that does not wait returns before any worker ran, on any machine."""
+    held = call.get("held")
+    if not isinstance(held, int) or held <= 0:
+        return
+    slept = (" time.sleep() is no substitute: it only makes it likely that the threads "
+             "are done, and the grader's threads waited longer than your sleep."
+             if call.get("slept") else "")
+    lose(f"run_workers({call['n']}) returned {call['value']!r} before its threads had all "
+         f"added to num: the grader held back {held} of them until your main thread would "
+         f"wait for the threads, and it never did. Start all threads, then call t.join() "
+         f"on every one, and only then read num.{slept}")
+
+
 @check(2, "run_workers(n) returns sum(range(n))")
 def test_returns_sum(runs):
     for run in (runs["plain"], runs["fresh"]):
         first = finished(run)[0]
+        did_not_wait(first)
         if first["value"] != expect(first["n"]) or type(first["value"]) is not int:
             lose(f"run_workers({first['n']}) returned {first['value']!r}; expected "
                  f"{expect(first['n'])} = 0 + 1 + ... + {first['n'] - 1}: start n_threads "
@@ -83,6 +100,7 @@ def test_returns_sum(runs):
 def test_num_matches(runs):
     run = runs["plain"]
     first = finished(run)[0]
+    did_not_wait(first)
     if first["num"] != expect(first["n"]):
         lose(f"after run_workers({first['n']}) the module global num was {first['num']!r}; "
              f"expected {expect(first['n'])}: every worker(i) must add i to the "
