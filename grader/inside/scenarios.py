@@ -7,6 +7,7 @@ propagate to the runner, which records them. Verdicts are made on the trusted si
 
 from __future__ import annotations
 
+import _thread
 import json
 import multiprocessing
 import multiprocessing.process
@@ -309,6 +310,9 @@ class _JoinGate:
     order of their value are not held up. Sleeping is not waiting (it is noted)."""
 
     HOLD = 3
+    # (Taken before the student's module is imported: a submission may patch
+    # threading.current_thread, and the gate must still know the main thread.)
+    _get_ident = staticmethod(_thread.get_ident)
 
     def __init__(self, module: Any) -> None:
         self.module = module
@@ -320,16 +324,20 @@ class _JoinGate:
         self.slept = False
         self.starting = False  # (Thread.start waits for the new thread to begin: no wait)
         self._sleep = time.sleep
+        self.main = self._get_ident()  # (made in the main thread)
+
+    def _in_main(self) -> bool:
+        return self._get_ident() == self.main
 
     def _main_waits(self) -> None:
-        if threading.current_thread() is threading.main_thread() and not self.starting:
+        if self._in_main() and not self.starting:
             self.opened.set()
 
     def install(self) -> None:
         gate, original = self, self.module.worker
 
         def worker(*args: Any, **kwargs: Any) -> Any:
-            if threading.current_thread() is threading.main_thread():
+            if gate._in_main():
                 return original(*args, **kwargs)
             val = args[0] if args else kwargs.get("val")
             held = type(val) is int and val in gate.hold
@@ -359,7 +367,7 @@ class _JoinGate:
         real_start = threading.Thread.start
 
         def start(thread: threading.Thread) -> None:
-            main = threading.current_thread() is threading.main_thread()
+            main = gate._in_main()
             if main:
                 gate.starting = True
             try:
@@ -372,7 +380,7 @@ class _JoinGate:
         real_sleep = time.sleep
 
         def sleep(seconds: float) -> None:
-            if threading.current_thread() is threading.main_thread():
+            if gate._in_main():
                 gate.slept = True
             real_sleep(seconds)
 
