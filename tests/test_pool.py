@@ -100,6 +100,14 @@ for _folder in ("/tmp", "/dev/shm", _os.path.dirname(_os.environ["KIT_PROBE_DIR"
 if _os.fork() == 0:  # a stopped process
     _os.kill(_os.getpid(), _signal.SIGSTOP)
     _os._exit(0)
+if _os.fork() == 0:  # a tracer that stays, and its tracee, stopped under trace
+    _traced = _os.fork()
+    if _traced == 0:
+        _ctypes.CDLL(None).ptrace(0, 0, None, None)  # PTRACE_TRACEME
+        _os.kill(_os.getpid(), _signal.SIGSTOP)
+        _os._exit(0)
+    _os.waitpid(_traced, _os.WUNTRACED)
+    _os.execv(_sys.executable, [_sys.executable, "-c", "import time; time.sleep(600)"])
 _libc = _ctypes.CDLL(None)
 _libc.shmat.restype = _ctypes.c_void_p
 _shm = _libc.shmget(0, 64 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600: outlives us
@@ -135,7 +143,8 @@ def saw(run: sandbox.Run) -> dict:
 def test_the_next_student_finds_nothing_of_the_last_one(tmp_path):
     """One warm sandbox serves Ann, Ben, Ann, Ben. Ann's checks leave files, read-only
     folders filling most of /tmp, /dev/shm and the output folder (with hard links), a
-    daemon that ignores SIGTERM and listens on an abstract socket, a stopped process, and
+    daemon that ignores SIGTERM and listens on an abstract socket, a stopped process, a
+    process stopped under trace by another that stays, and
     try to leave a 64 MB System V segment, a message queue and a semaphore set (refused);
     she has an extra module. Ben sees none of it: what he sees is what a new sandbox
     shows him (the folders empty, room in them, no socket to connect to). Every check is
