@@ -144,13 +144,13 @@ def results_json(result: StudentResult, header: str) -> dict[str, Any]:
             "score": _num(c["max_score"] if c["passed"] else 0),
             "max_score": _num(c["max_score"]),
             "status": "passed" if c["passed"] else "failed",
-            "output": c["output"],
+            "output": clean(c["output"]),  # (Gradescope shows it as text: no escapes)
             "visibility": "visible",
             "tags": [c["id"]],
         })
     output = header
     if result.note:
-        output += "\n" + result.note
+        output += "\n" + clean(result.note)
     return {
         "score": _num(result.score),
         "max_score": _num(result.max_score),

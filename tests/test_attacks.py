@@ -71,6 +71,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "leave_state": (set(), {}),
         "witness_flood": (ALL, {"returns_sum": "more data for the grader than it reads"}),
         "disk_fill": (set(), {}),
+        "hostile_feedback": (ALL, {"returns_sum": "raised RuntimeError"}),
     },
     "process_fanout": {
         "atexit_exit": (set(), {}),
@@ -355,6 +356,35 @@ def test_attacks_harm_nobody(graded, assignment):
     """The classmates keep their grades, nothing of the grading survives it, and nothing
     outside the output folder changed."""
     check_harmless(graded(assignment))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("assignment", [a for a in CLASSES if a.id == "thread_counter"])
+def test_student_text_reaches_the_reports_only_as_text(graded, assignment):
+    """hostile_feedback's exception text closes fences, fakes a Score heading, carries
+    HTML, a link and terminal escapes: in feedback.md it stays inside fences, no heading
+    but the grader's, in feedback.html it is escaped, and no report holds an escape or a
+    control character."""
+    import re
+
+    from test_report_text import CONTROL, _fences
+
+    folder = graded(assignment).out / "hostile_feedback"
+    md = (folder / "feedback.md").read_text(encoding="utf-8")
+    outside, blocks = _fences(md)
+    assert any("# Score: 10/10" in line for block in blocks for line in block)
+    headings = [line for line in outside if line.lstrip().startswith("#")]
+    assert all(not re.search(r"Score: 10/10|script|evil", h) for h in headings), headings
+    assert not [line for line in outside if "<script" in line or "evil" in line]
+    page = (folder / "feedback.html").read_text(encoding="utf-8")
+    body = page.split("</style>", 1)[1]
+    assert "<script" not in body and "<img" not in body and "&lt;script&gt;" in body
+    for name in ("feedback.md", "feedback.html"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert not CONTROL.search(text.replace("\n", "")), name
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    for test in results["tests"]:  # (JSON would escape them: look at the decoded text)
+        assert not CONTROL.search(test["output"].replace("\n", "")), test["name"]
 
 
 def check_harmless(g: Graded) -> None:
