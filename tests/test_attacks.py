@@ -72,6 +72,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "witness_flood": (ALL, {"returns_sum": "more data for the grader than it reads"}),
         "disk_fill": (set(), {}),
         "hostile_feedback": (ALL, {"returns_sum": "raised RuntimeError"}),
+        "odd_files": (set(), {}),
     },
     "process_fanout": {
         "atexit_exit": (set(), {}),
@@ -118,6 +119,24 @@ def test_every_attack_folder_has_an_expectation():
 
 # --- assembling the class ------------------------------------------------------------------
 
+def make_files(folder: Path, spec: Path) -> None:
+    """The files an attack's ``files.json`` asks for, which a repository should not hold:
+    ``sparse`` (name -> size: files of that size that take no disk), ``hex_names`` (the
+    bytes of a file name, in hex -> text: names that are not UTF-8) and ``links``
+    (name -> target)."""
+    if not spec.is_file():
+        return
+    wanted = json.loads(spec.read_text())
+    for name, size in wanted.get("sparse", {}).items():
+        with open(folder / name, "wb") as f:
+            f.truncate(size)
+    for hexname, text in wanted.get("hex_names", {}).items():
+        with open(os.path.join(os.fsencode(folder), bytes.fromhex(hexname)), "w") as f:
+            f.write(text)
+    for name, target in wanted.get("links", {}).items():
+        os.symlink(target, folder / name)
+
+
 def assemble(assignment: str, names: list[str], class_dir: Path,
              fill: dict[str, str]) -> list[Path]:
     """Copy each attack folder to ``class_dir/<attack>`` with the placeholders filled in,
@@ -132,6 +151,7 @@ def assemble(assignment: str, names: list[str], class_dir: Path,
                 for key, value in fill.items():
                     text = text.replace(key, value)
                 (folder / src.name).write_text(text)
+        make_files(folder, ATTACKS / assignment / name / "files.json")
         folders.append(folder)
     module = ASSIGNMENT_MODULES[assignment] + ".py"
     for name, source in (("reference", ROOT / "solutions" / assignment / module),
@@ -385,6 +405,18 @@ def test_student_text_reaches_the_reports_only_as_text(graded, assignment):
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     for test in results["tests"]:  # (JSON would escape them: look at the decoded text)
         assert not CONTROL.search(test["output"].replace("\n", "")), test["name"]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("assignment", [a for a in CLASSES if a.id == "thread_counter"])
+def test_a_hostile_folder_costs_its_honest_student_nothing(graded, assignment):
+    """odd_files: full marks, and the note names what was left out and why; the 512 MiB
+    file was not copied anywhere (only the assignment's Python files are)."""
+    result = graded(assignment).results["odd_files"]
+    assert result["score"] == result["max_score"], outputs(result)
+    assert "generated.py (2,097,152 bytes) was left out" in result["output"]
+    assert "passwd.py is not a regular file (a link?): it was left out" in result["output"]
+    assert "video.mp4" not in result["output"]
 
 
 def check_harmless(g: Graded) -> None:

@@ -1,0 +1,70 @@
+"""Attack: an honest counter in a hostile folder (the files are made when the class is
+assembled, see ``files.json``): a 512 MiB file, a 2 MiB Python file, a module whose name
+is not UTF-8, and a Python "module" that is a link to /etc/passwd. Must lose nothing:
+only the assignment's own small, regular Python files reach the sandbox (the others are
+named in the result's note), and the class's reports are written whatever the names.
+"""
+from __future__ import annotations
+
+import threading
+
+num = 0
+"""The shared counter that every :func:`worker` adds to."""
+
+lock = threading.Lock()
+"""The one lock that guards every read-add-write of :data:`num`."""
+
+
+def worker(val: int) -> None:
+    """Add ``val`` to the module global ``num``, holding ``lock`` while doing it.
+
+    Args:
+        val: the amount to add.
+
+    Declare ``global num`` (otherwise ``num += val`` makes ``num`` a local variable and
+    fails with ``UnboundLocalError``) and do the addition inside ``with lock:``, so that
+    no other thread can read or write ``num`` between this thread's read and its write.
+    Use the module-level ``lock``: a lock created inside ``worker`` would be a new,
+    private lock for every call and protect nothing.
+
+    Do not print here (2,000 threads would print 2,000 lines). If you want to know which
+    thread runs, ``threading.current_thread().name`` gives its name (``currentThread()``
+    and ``getName()`` are deprecated since Python 3.10). No ``return`` statement is
+    needed: a function that ends without one returns ``None``.
+    """
+    global num
+    with lock:
+        num += val
+
+
+def run_workers(n_threads: int = 2000) -> int:
+    """Add ``0 + 1 + ... + (n_threads - 1)`` to ``num`` with one thread per number.
+
+    Args:
+        n_threads: how many threads to run; thread ``i`` runs ``worker(i)``.
+
+    Returns:
+        The final value of ``num``, which is ``sum(range(n_threads))``; the module
+        global ``num`` holds the same value afterwards.
+
+    What must happen, in this order:
+
+    1. Reset ``num`` to ``0`` (``global num``), so that every call starts afresh.
+    2. Create all threads: ``threading.Thread(target=worker, args=(i,))`` for ``i`` in
+       ``range(n_threads)``. Use the module-level name ``worker`` as the target (a
+       grader may replace it with its own probe).
+    3. Start ALL of them.
+    4. Only then join ALL of them, and return ``num``.
+
+    Pitfall: calling ``t.join()`` right after ``t.start()`` inside the same loop (as the
+    lecture's slide does) waits for each thread to finish before the next one starts:
+    the threads run one after another, which hides the race instead of fixing it.
+    """
+    global num
+    num = 0
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return num
