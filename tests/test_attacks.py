@@ -329,7 +329,7 @@ def graded(tmp_path_factory):
     return get
 
 
-# Known limit (README, "What the sandbox does not stop"): the grader's instrumentation runs
+# Known limit (docs/design.md, "What the sandbox does not stop"): the grader's instrumentation runs
 # in the student's process, so code that rewrites it there (or writes the runner's result
 # file and leaves) fakes what it observes. Only the pids of probe calls are observed from
 # outside (the init's SO_PEERCRED witness). Strict: these turn into failures once fixed.

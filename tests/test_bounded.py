@@ -80,7 +80,7 @@ def test_more_records_than_the_grader_reads(tmp_path):
     assert "more than 20,000 probe records" in left["oversized"]
 
 
-MEMORY_BOUND = 150 * 2**20  # the trusted side's bound per check, stated in README
+MEMORY_BOUND = 150 * 2**20  # the trusted side's bound per check, stated in docs/design.md
 
 WORST = r"""
 import os, resource, sys

@@ -65,8 +65,8 @@ def doctor(iso: Isolation) -> str:
         text += ["", "`grade` refuses to run here; --allow-weak-sandbox grades anyway, with a "
                      "warning in every report."]
     elif iso.permissions:
-        text += ["", "the uid level is in force: grades can be trusted (README, "
-                     "\"Sandbox levels\", says what it proves and what it does not)."]
+        text += ["", "the uid level is in force: grades can be trusted (docs/design.md, "
+                     "\"The uid level\", says what it proves and what it does not)."]
     else:
         text += ["", "everything the kit can use is in force."]
     return "\n".join(text)
