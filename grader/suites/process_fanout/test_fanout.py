@@ -119,6 +119,7 @@ def test_count(runs):
 
 @check(2, "each child makes its own random string of the requested length and alphabet")
 def test_strings(runs):
+    seen: dict = {}  # string -> the start method whose run returned it
     for run in judged(runs_of(runs, "basic"), MODULE):
         items = value_list(run, call())
         for item in items:
@@ -147,6 +148,15 @@ def test_strings(runs):
             lose(f"[{run.start_method}] a rand_string call put {max(several)} items on the "
                  f"queue: it must put exactly one, its string (fan_out gets one item per "
                  f"process, and the rest would be left in the queue).")
+        again = [(item, seen[item]) for item in items if type(item) is str and item in seen]
+        if again:
+            item, first = again[0]
+            lose(f"[{run.start_method}] {call()} returned {item!r}, which the run under "
+                 f"{first} (another sandbox, another time) returned too: the strings repeat "
+                 f"from run to run, so they are not random. Something seeds random with a "
+                 f"value that is the same every time (a process name, a counter, a fixed "
+                 f"number); do not seed it at all.")
+        seen.update({item: run.start_method for item in items if type(item) is str})
         returned = [r["returned"] for r in _calls(run) if r.get("returned")]
         if returned:
             lose(f"[{run.start_method}] rand_string returned {returned[0]}: it must return "
