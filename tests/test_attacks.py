@@ -109,6 +109,7 @@ def fully_confined() -> bool:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.fast
 def test_every_attack_folder_has_an_expectation():
     for assignment, module in ASSIGNMENT_MODULES.items():
         folders = {p.name for p in (ATTACKS / assignment).iterdir() if p.is_dir()}

@@ -18,7 +18,7 @@ from grader.judge import describe
 from grader.sandbox.runs import _make_run
 from helpers import ROOT
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.fast]  # (fast: no sandbox)
 
 
 @pytest.mark.parametrize("text", ['{"a": [1, 2, {"b": "x]]]\\"]"}]}', '"[[[["',

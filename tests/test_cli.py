@@ -18,6 +18,7 @@ def cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=240, check=False)
 
 
+@pytest.mark.fast
 def test_help_explains_every_command():
     top = cli("--help")
     assert top.returncode == 0
@@ -37,6 +38,7 @@ def test_help_explains_every_command():
         assert word in init.stdout
 
 
+@pytest.mark.fast
 def test_list_names_assignments_and_modules():
     out = cli("list").stdout
     for word in ("process_fanout", "fanout.py", "pool_variants", "pools.py",
@@ -54,12 +56,14 @@ def test_list_names_assignments_and_modules():
     ("grade", "thread_counter", "--class", "/no/such/class", "--out", "x"),
     ("grade", "thread_counter", ".", "--class", ".", "--out", "x"),
 ])
+@pytest.mark.fast
 def test_usage_errors_exit_nonzero_with_a_message(args):
     done = cli(*args)
     assert done.returncode == 2
     assert "usage:" in done.stderr or "error" in done.stderr
 
 
+@pytest.mark.fast
 def test_missing_folder_is_a_usage_error(tmp_path):
     done = cli("grade", "thread_counter", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert done.returncode == 2
@@ -67,6 +71,7 @@ def test_missing_folder_is_a_usage_error(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.fast
 def test_a_linked_student_folder_is_refused(tmp_path):
     """A link in a class folder would be graded as the folder it points to (another
     student's work under this name): refused, and nothing is graded."""
@@ -128,6 +133,7 @@ def test_reports_follow_the_gradescope_schema(tmp_path):
     assert sorted(p.name for p in empty.iterdir()) == ["notes.txt"]
 
 
+@pytest.mark.fast
 def test_jobs_is_a_number_or_auto(tmp_path):
     folder = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", tmp_path, "ann")
     for bad in ("0", "-1", "two"):
@@ -147,6 +153,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.fast
 def test_fixed_jobs_start_exactly_that_many():
     sys.path.insert(0, str(ROOT))
     from grader.cli import Admission
@@ -156,6 +163,7 @@ def test_fixed_jobs_start_exactly_that_many():
     assert fixed.most == 3
 
 
+@pytest.mark.fast
 def test_auto_jobs_add_students_only_while_cpus_idle(monkeypatch):
     """auto: the cores at once; one more per window in which the machine's CPUs were less
     than Admission.IDLE busy (students waiting on deadlines), never past the most."""

@@ -40,6 +40,7 @@ def graded(tmp_path_factory):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.fast
 def test_corpus_is_complete(assignment):
     folders = {p.name for p in (CORPUS / assignment).iterdir() if p.is_dir()}
     assert folders == set(expected(assignment))

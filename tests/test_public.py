@@ -119,6 +119,7 @@ COUNTERPARTS = {
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("assignment", sorted(ASSIGNMENT_MODULES))
+@pytest.mark.fast
 def test_every_public_test_has_a_hidden_counterpart(assignment):
     """A new public test must name its hidden counterpart here (and one must exist):
     otherwise a student could pass the grade while failing what the public tests show."""

@@ -19,6 +19,8 @@ sys.path.insert(0, str(ROOT))
 from grader import report  # noqa: E402
 from grader.report import StudentResult  # noqa: E402
 
+pytestmark = pytest.mark.fast  # (no sandbox: the fast layer)
+
 A = "thread_counter"
 # An exception message that tries everything: close the fence (with three and with four
 # backticks), a fake score heading, HTML, a link, ANSI (colour, window title) and raw
