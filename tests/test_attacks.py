@@ -203,7 +203,9 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
     The repository is compared strictly (but for edited source files). ``/tmp`` is shared
     with the tests running in parallel: there only new or changed files count that hold the
     claim or are reports outside pytest's own temporary folders. ``/dev/shm`` and
-    ``/var/tmp`` are compared strictly, but for multiprocessing's transient files.
+    ``/var/tmp`` are compared strictly, but for multiprocessing's transient files. Outside
+    the repository, reports forged with another grading's claim (written, or swept, by a
+    grading at the uid level running at the same time) are that grading's.
     """
     found = []
     for top, old in before.items():
@@ -217,13 +219,15 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
             if top == str(kit):
                 if Path(path).suffix in SOURCE_SUFFIXES and name not in REPORT_NAMES:
                     continue
+            elif (holds(Path(path), "forged-") and not holds(Path(path), claim)) or \
+                    (path not in new and name in REPORT_NAMES):
+                # Another grading's forged report (the uid level's sandboxes write the
+                # host's /tmp and /dev/shm until init sweeps them), there or swept since.
+                continue
             elif top == "/tmp":
                 if path not in new:
                     continue
-                # (A report forged for another grading's claim is that grading's: at the
-                # uid level its sandboxes write the host's /tmp until init sweeps it.)
-                report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS) \
-                    and (holds(Path(path), claim) or not holds(Path(path), "forged-"))
+                report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS)
                 if not (report or holds(Path(path), claim)):
                     continue
             elif name.startswith(SHM_PREFIXES):
@@ -422,7 +426,8 @@ def test_a_hostile_folder_costs_its_honest_student_nothing(graded, assignment):
 
 def check_harmless(g: Graded) -> None:
     reference, stub = g.results["reference"], g.results["stub"]
-    assert reference["score"] == reference["max_score"], outputs(reference)
+    assert reference["score"] == reference["max_score"], {
+        check: text for check, text in outputs(reference).items() if text}
     assert stub["score"] == 0 and lost(stub) == set(outputs(reference)), outputs(stub)
     assert g.elapsed < BOUND * g.folders
     assert g.survivors == []

@@ -259,10 +259,13 @@ def _make(tag):  # semaphores of spawn: named files in /dev/shm until finalizers
     return lock, queue, shm
 
 _kept = _make("runner")  # held by the runner, which leaves through os._exit
+_ready, _say = _os.pipe()
 if _os.fork() == 0:  # held by a child that init kills once the runner has ended
     _child = _make("child")
+    _os.write(_say, b"k")
     _time.sleep(300)
     _os._exit(0)
+_os.read(_ready, 1)  # (the child's files exist before the import ends)
 _time.sleep(float(_os.environ.get("KIT_TEST_STAY", "0")))
 '''
 
