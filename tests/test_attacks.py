@@ -216,10 +216,11 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
             name = os.path.basename(path)
             how = ("new" if path not in old else "removed" if path not in new
                    else f"size {old[path]} -> {new[path]}")
+            ours = top != str(kit) and holds(Path(path), claim)
             if top == str(kit):
                 if Path(path).suffix in SOURCE_SUFFIXES and name not in REPORT_NAMES:
                     continue
-            elif (holds(Path(path), "forged-") and not holds(Path(path), claim)) or \
+            elif (not ours and holds(Path(path), "forged-")) or \
                     (path not in new and name in REPORT_NAMES):
                 # Another grading's forged report (the uid level's sandboxes write the
                 # host's /tmp and /dev/shm until init sweeps them), there or swept since.
@@ -228,7 +229,7 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
                 if path not in new:
                     continue
                 report = name in REPORT_NAMES and not path.startswith(TEST_FOLDERS)
-                if not (report or holds(Path(path), claim)):
+                if not (report or ours):
                     continue
             elif name.startswith(SHM_PREFIXES):
                 continue

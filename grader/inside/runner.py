@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 import time
@@ -153,9 +154,7 @@ def child_stacks(wait: float = 0.5) -> list[dict[str, Any]]:
     except OSError:
         return []
     asked = []
-    for pid in pids:
-        if pid == os.getpid() or len(asked) >= CHILD_STACKS:
-            continue
+    for pid in [p for p in pids if p != os.getpid()][:CHILD_STACKS]:
         try:
             os.kill(pid, signal.SIGUSR2)
             asked.append(pid)
@@ -355,7 +354,7 @@ def release_shared_memory() -> None:
         try:
             info = os.lstat(path)
             if info.st_ino in inodes and info.st_uid == os.geteuid() \
-                    and not os.path.islink(path) and os.path.isfile(path):
+                    and stat.S_ISREG(info.st_mode):  # (a regular file, not a link)
                 os.unlink(path)
         except OSError:
             pass

@@ -402,12 +402,11 @@ class _JoinGate:
                     gate.starting = False
 
         threading.Thread.start = start
-        real_sleep = time.sleep
 
         def sleep(seconds: float) -> None:
             if gate._in_main():
                 gate.slept = True
-            real_sleep(seconds)
+            gate._sleep(seconds)
 
         time.sleep = sleep
 

@@ -163,6 +163,11 @@ test_map_async = check(2, "pool_map_async: right results, in input order")(
     _check_input_order("map_async"))
 
 
+AS_THEY_COMPLETE = ("imap_unordered hands out each result as soon as its task completes. "
+                    "Returning input order means you waited for earlier tasks (map, imap, "
+                    "or getting results in submission order).")
+
+
 @check(2, "pool_imap_unordered: right results, in completion order")
 def test_imap_unordered(runs):
     for run in judged(group(runs, "imap_unordered"), MODULE):
@@ -178,19 +183,13 @@ def test_imap_unordered(runs):
             if got != arrivals:
                 lose(f"[{run.start_method}] {call('imap_unordered')} returned {got}, but "
                      f"the results reached your process in the order {arrivals} (the "
-                     f"tasks finished in the order {finished}): imap_unordered hands out "
-                     f"each result as soon as its task completes. Returning input order "
-                     f"means you waited for earlier tasks (map, imap, or getting results "
-                     f"in submission order).")
+                     f"tasks finished in the order {finished}): {AS_THEY_COMPLETE}")
             continue
         for i, a in enumerate(got):
             for b in got[i + 1:]:
                 if a in end and b in end and end[a] > end[b] + ORDER_TOLERANCE:
                     lose(f"[{run.start_method}] {call('imap_unordered')} returned {got}, but "
-                         f"the tasks finished in the order {finished}: imap_unordered hands "
-                         f"out each result as soon as its task completes. Returning input "
-                         f"order means you waited for earlier tasks (map, imap, or getting "
-                         f"results in submission order).")
+                         f"the tasks finished in the order {finished}: {AS_THEY_COMPLETE}")
     check_empty(runs, "imap_unordered")
 
 
