@@ -1,11 +1,16 @@
-"""The concurrency kit's grader.
+"""The concurrency kit's grader. Each folder is one process or one job:
 
-Trusted side: :mod:`grader.sandbox` (runs untrusted code), :mod:`grader.judge` (verdicts and
-explanations), :mod:`grader.plugin` (pytest plugin that records points), :mod:`grader.report`
-(results.json, grades.csv), :mod:`grader.cli` (``python -m grader``).
-
-Untrusted side: :mod:`grader.inside` runs *inside* a sandbox process, next to student code.
-Nothing there decides a grade; it only reports plain data.
+* :mod:`grader.cli` (``python -m grader``: arguments only) and :mod:`grader.settings`
+  (every ``KIT_*`` variable);
+* :mod:`grader.grading`: the grading command's process (the class engine, the warm pytest
+  server);
+* :mod:`grader.checks`: the students' pytest process (verdicts, explanations, the pytest
+  plugin that records points), running the hidden suites in :mod:`grader.suites`;
+* :mod:`grader.report`: results.json, grades.csv, feedback, summaries;
+* :mod:`grader.integrations`: Gradescope, GitHub Classroom, nbgrader;
+* :mod:`grader.sandbox`: the trust boundary (runs untrusted code);
+* :mod:`grader.inside`: runs *inside* a sandbox process, next to student code. Nothing
+  there decides a grade; it only reports plain data.
 
 Kept free of imports so that a sandbox process starts fast.
 """

@@ -11,306 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from grader import report, sandbox, warm
-from grader.assignments import ASSIGNMENTS, SUITES, Assignment
-from grader.sandbox import pool
+from grader import report, sandbox, settings
+from grader.assignments import ASSIGNMENTS
+from grader.grading import Admission, grade, require_sandbox, weak_sandbox_warning
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-STUDENT_TIMEOUT = 600.0
-
-
-def _pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "KIT_", "PYTHON"))}
-    env["PYTHONPATH"] = str(ROOT)
-    if os.environ.get("KIT_INSIDE"):  # (sandbox.share_inside: one copy for the class)
-        env["KIT_INSIDE"] = os.environ["KIT_INSIDE"]
-    env["KIT_RUN_TOKEN"] = run_token
-    env["KIT_POOL"] = "0"  # (a pytest of its own, unless the class's pool is given)
-    env.update(pool_env)
-    # The machine is probed once per class, not once per student.
-    env["KIT_ISOLATION"] = sandbox.isolation().to_env()
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    # Only the plugins the kit names: whatever else is installed cannot change a verdict.
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    return env
-
-
-def grade_one(assignment: Assignment, submission: Path, run_token: str,
-              pool_env: dict[str, str] | None = None,
-              student: str | None = None,
-              warm_pytest: warm.WarmPytest | None = None) -> report.StudentResult:
-    """Run the hidden suite on one student's folder; never raises for the student's code.
-    ``student`` is the student id (default: the folder's name). With ``warm_pytest`` (whose
-    environment must be :func:`_pytest_env` of the same token and pool), the suite's pytest
-    is forked from it instead of started afresh."""
-    student = student or submission.name
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
-        sandbox.own_scratch(tmp)
-        results = Path(tmp) / "checks.json"
-        cmd = [
-            sys.executable, "-m", "pytest", str(assignment.suite),
-            "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES),
-            "-p", "pytest_timeout", "-p", "grader.plugin", "-p", "no:cacheprovider",
-            "-q", "--no-header",
-            "-o", "console_output_style=classic", "--timeout", str(int(STUDENT_TIMEOUT)),
-            "--submission", str(submission), "--kit-results", str(results),
-        ]
-        log = Path(tmp) / "pytest.log"
-        code = None
-        if warm_pytest is not None:
-            code = warm_pytest.run(cmd[3:], Path(tmp), log, STUDENT_TIMEOUT + 60)
-        if code is None:
-            _cold_pytest(cmd, Path(tmp), log, _pytest_env(run_token, pool_env or {}))
-        elapsed = time.monotonic() - started
-        try:
-            checks = json.loads(results.read_text())
-        except (OSError, ValueError):
-            checks = []
-        if not checks:
-            text = log.read_text(errors="replace")[-3000:]
-            return report.StudentResult(student, [], elapsed,
-                                        kit_errors=[f"the hidden suite did not run:\n{text}"])
-        taken, left_out = sandbox.submission_files(submission)
-        notes = list(left_out)
-        if assignment.filename not in {p.name for p in taken}:
-            found = sorted(p.name for p in submission.glob("*.py"))
-            notes.insert(0, f"No {assignment.filename} in the submission"
-                         + (f" (found: {', '.join(found)})." if found else "."))
-        note = " ".join(notes)
-        return report.StudentResult(student, checks, elapsed, note=note)
-
-
-def _cold_pytest(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            proc.wait(timeout=STUDENT_TIMEOUT + 60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-
-
-def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int | str,
-          quiet: bool = False, students: list[str] | None = None) -> list[report.StudentResult]:
-    """Grade every submission and write the reports into ``out``: ``jobs`` students at a
-    time, or ``"auto"`` (see :class:`Admission`). ``students``: their ids, in the same
-    order (default: the folders' names)."""
-    admission = Admission(jobs)
-    students = students or [s.name for s in submissions]
-    out.mkdir(parents=True, exist_ok=True)
-    sandbox.share_inside()  # (one copy for the pool and every student's pytest)
-    # Every process of this run carries the token in its environment, so that whatever a
-    # submission left behind can be found and killed (a caller may choose the token).
-    run_token = os.environ.get("KIT_RUN_TOKEN") or uuid.uuid4().hex
-    warning = weak_sandbox_warning()
-    header = (f"{assignment.name}: graded by the concurrency kit; student code ran in "
-              f"sandbox processes ({_isolation_words()}).")
-    if warning:
-        header = f"{warning}\n{header}"
-    results: list[report.StudentResult] = []
-    total = len(submissions)
-    # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
-    # checks at once); see grader.sandbox.pool.
-    sandboxes = admission.most * int(os.environ.get("KIT_SANDBOXES", "6"))
-    warm_pool = pool.Pool(sandboxes, run_token) if pool.wanted() else None
-    pool_env = warm_pool.env() if warm_pool else {}
-    # One pytest imported once, forked per student (grader.warm); KIT_WARM=0: a fresh
-    # pytest process each.
-    home = Path(tempfile.mkdtemp(prefix="kit-warm-"))
-    sandbox.own_scratch(home)
-    pytests = None
-    try:
-        if len(submissions) > 1 and os.environ.get("KIT_WARM", "1") != "0":
-            pytests = warm.WarmPytest(_pytest_env(run_token, pool_env), home)
-        todo = list(zip(submissions, students))
-        running: set = set()
-        progress = Progress(assignment.name, total, quiet)
-        with ThreadPoolExecutor(max_workers=admission.most) as workers:
-            while todo or running:
-                while todo and admission.may_start(len(running)):
-                    folder, who = todo.pop(0)
-                    running.add(workers.submit(grade_one, assignment, folder, run_token,
-                                               pool_env, who, pytests))
-                finished, running = wait(running, timeout=Admission.WINDOW,
-                                         return_when=FIRST_COMPLETED)
-                for future in finished:
-                    result = future.result()
-                    results.append(result)
-                    report.write_student(out, result, header)
-                    report.write_feedback(out, assignment.name, result)
-                    progress.done(result)
-        progress.close()
-    finally:
-        if pytests is not None:
-            pytests.close()
-        if warm_pool is not None:
-            warm_pool.close()
-        sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
-        shutil.rmtree(home, ignore_errors=True)
-    report.write_csv(out, results)
-    report.write_summary(out, assignment.name, results, warning)
-    return results
-
-
-class Admission:
-    """How many students are graded at once.
-
-    A number: exactly that many. ``"auto"`` (the grading command's default): at least one
-    per core, and one more, at most every :attr:`WINDOW` seconds, while the machine's CPUs
-    were less than :attr:`IDLE` busy over the last window, up to :attr:`MOST_PER_CORE` per
-    core. Most of a check is waiting by design (the grader's sleeps and barriers) and a
-    deadlocked or hanging submission waits until its deadline, up to 30 s; such students
-    leave cores idle, and the next students use them instead of queueing behind them. A
-    busy machine (CPU-bound checks, a spinning submission, other users) gets no more than
-    the cores.
-    """
-
-    WINDOW = 0.5
-    IDLE = 0.6
-    MOST_PER_CORE = 3
-
-    def __init__(self, jobs: int | str) -> None:
-        cores = os.cpu_count() or 1
-        self.adaptive = jobs == "auto"
-        self.least = cores if self.adaptive else max(1, int(jobs))
-        self.most = self.least * self.MOST_PER_CORE if self.adaptive else self.least
-        self.cores = cores
-        self.last = machine_cpu()
-
-    def may_start(self, running: int) -> bool:
-        if running < self.least:
-            return True
-        if not self.adaptive or running >= self.most:
-            return False
-        now = machine_cpu()
-        if now is None or self.last is None:
-            return False
-        elapsed = now[0] - self.last[0]
-        if elapsed < self.WINDOW:
-            return False
-        busy = (now[1] - self.last[1]) / (elapsed * self.cores)
-        # (A new window starts at every decision: at most one more student per window.)
-        self.last = now
-        return busy < self.IDLE
-
-
-def machine_cpu() -> tuple[float, float] | None:
-    """(monotonic now, CPU seconds the machine's cores have been busy so far, all of them
-    together: /proc/stat), or None where unreadable."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + fields[4]  # idle, iowait
-    return time.monotonic(), (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class Progress:
-    """Progress on stderr: a bar redrawn in place on a terminal (submissions done, how
-    many lost points, time left), one line per submission otherwise (logs, CI)."""
-
-    def __init__(self, name: str, total: int, quiet: bool, stream=None):
-        self.name, self.total, self.quiet = name, total, quiet
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.count = self.lost = self.errors = 0
-        self.started = time.monotonic()
-
-    def done(self, result: report.StudentResult) -> None:
-        self.count += 1
-        self.errors += bool(result.kit_errors)
-        self.lost += bool(not result.kit_errors and result.score < result.max_score)
-        if self.quiet:
-            return
-        status = (report.fraction(result.score, result.max_score) if not result.kit_errors
-                  else f"KIT ERROR, see {report.KIT_ERROR} in its folder")
-        if not self.tty:
-            print(f"[{self.count}/{self.total}] {self.name} "
-                  f"{report.clean(result.student, one_line=True)}: {status} "
-                  f"({result.execution_time:.1f} s)", file=self.stream, flush=True)
-            return
-        spent = time.monotonic() - self.started
-        left = spent / self.count * (self.total - self.count)
-        width = 24
-        filled = round(width * self.count / self.total)
-        bar = "#" * filled + "." * (width - filled)
-        errors = f", {self.errors} kit errors" if self.errors else ""
-        print(f"\r{self.name} [{bar}] {self.count}/{self.total} graded, {self.lost} with points "
-              f"lost{errors}, ~{_duration(left)} left ", end="", file=self.stream,
-              flush=True)
-
-    def close(self) -> None:
-        if self.tty and not self.quiet and self.count:
-            print(f" done in {_duration(time.monotonic() - self.started)}",
-                  file=self.stream, flush=True)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def _isolation_words() -> str:
-    return sandbox.isolation().summary()
-
-
-# At the uid level: what the sandbox's uid could read of this grading's folders (found by
-# require_sandbox; the instructor graded anyway).
-_exposure = ""
-
-
-def weak_sandbox_warning() -> str:
-    """Empty under the full sandbox; else the warning every report of a grading carries
-    (the instructor chose to grade anyway: ``--allow-weak-sandbox``)."""
-    weakness = sandbox.isolation().weakness() or _exposure
-    return f"WARNING: graded with a weak sandbox: {weakness}" if weakness else ""
-
-
-def require_sandbox(allow_weak: bool, private: list[Path] = ()) -> None:
-    """Refuse to grade (exit 2) unless the full sandbox is in force or the instructor
-    explicitly accepts less; say what is missing, why, and what to do. At the uid level
-    (no private root) the folders in ``private`` (other students', the output folder)
-    must be out of the sandbox uid's reach too (probed as that uid)."""
-    global _exposure
-    iso = sandbox.isolation()
-    if iso.full:
-        seen = sandbox.exposed(list(private)) if iso.permissions else []
-        if not seen:
-            return
-        _exposure = (f"student code could read {seen[0]} (the uid level sees the "
-                     f"machine's files): {sandbox.hiding_advice()}")
-    if allow_weak:
-        print(f"{weak_sandbox_warning()}\n(--allow-weak-sandbox: grading anyway; every "
-              f"report says so)", file=sys.stderr)
-        return
-    if _exposure:
-        print(f"python -m grader: error: refusing to grade: {_exposure}.\n"
-              f"  in force: {iso.summary()}\n"
-              f"  --allow-weak-sandbox grades anyway, with a warning in every report.",
-              file=sys.stderr)
-        raise SystemExit(2)
-    print(f"python -m grader: error: refusing to grade: the sandbox here cannot keep "
-          f"student code apart, so a grade could not be trusted.\n"
-          f"  in force: {iso.summary()}\n"
-          f"  what that allows: {iso.weakness()}\n"
-          f"  what to do: {iso.advice()}\n"
-          f"  `python -m grader doctor` shows every feature; --allow-weak-sandbox grades "
-          f"anyway, with a warning in every report.", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def _submissions(paths: list[str]) -> list[Path]:
@@ -371,6 +80,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if sources != 1:
         raise _usage_error("give SUBMISSION_DIRs, or --class CLASS_DIR, or --nbgrader "
                            "COURSE_DIR (one of them)")
+    try:
+        settings.number("KIT_SANDBOXES")
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
     if args.nbgrader:
         folders, students = _nbgrader_submissions(args.nbgrader, args.assignment)
     elif args.klass:
@@ -411,11 +124,13 @@ def cmd_example(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     iso = sandbox.isolation(fresh=True)
     print(sandbox.doctor(iso))
+    print("\nsettings (environment; grader/settings.py lists every KIT_* variable):")
+    print("\n".join(settings.describe()))
     return 0 if iso.full else 1
 
 
 def cmd_nbgrader_init(args: argparse.Namespace) -> int:
-    from grader import nbcourse
+    from grader.integrations import nbcourse
 
     try:
         written = nbcourse.init_course(Path(args.course_dir), args.assignments,
@@ -432,7 +147,7 @@ def cmd_nbgrader_init(args: argparse.Namespace) -> int:
 
 
 def cmd_export_gradescope(args: argparse.Namespace) -> int:
-    from grader import export
+    from grader.integrations import export
 
     names = export.gradescope(args.assignment, Path(args.output), args.allow_weak_sandbox)
     print(f"wrote {args.output}: setup.sh, run_autograder and the kit ({len(names) - 2} "
@@ -442,7 +157,7 @@ def cmd_export_gradescope(args: argparse.Namespace) -> int:
 
 
 def cmd_export_classroom(args: argparse.Namespace) -> int:
-    from grader import export
+    from grader.integrations import export
 
     path = Path(args.output) / ".github" / "workflows" / "classroom.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -615,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         "classroom", help="a GitHub Classroom autograding workflow",
         description=(
             "Write DIR/.github/workflows/classroom.yml for ASSIGNMENT's template "
-            "repository: it installs the kit from KIT_SOURCE (default: the organisation "
+            "repository: it installs the kit from --kit-source (default: the organisation "
             "secret KIT_PIP_SOURCE; keep the kit private, it holds the hidden suites), "
             "grades the module once in the full sandbox, and reports each hidden check "
             "with its points and explanation."))

@@ -14,7 +14,7 @@ from typing import Any
 
 @dataclass
 class StudentResult:
-    """One student's graded checks (``checks`` as written by :mod:`grader.plugin`)."""
+    """One student's graded checks (``checks`` as written by :mod:`grader.checks.plugin`)."""
 
     student: str
     checks: list[dict[str, Any]]
@@ -160,7 +160,7 @@ def results_json(result: StudentResult, header: str) -> dict[str, Any]:
     }
 
 
-KIT_ERROR = "kit_error.txt"  # why the kit could not grade a submission, next to its results
+ERROR_FILE = "kit_error.txt"  # why the kit could not grade a submission, next to its results
 
 
 def write_student(out_dir: Path, result: StudentResult, header: str) -> Path:
@@ -170,7 +170,7 @@ def write_student(out_dir: Path, result: StudentResult, header: str) -> Path:
     _write(path, json.dumps(results_json(result, header), indent=2) + "\n")
     if result.kit_errors:
         # For the instructor (Gradescope shows students results.json, not this file).
-        _write(folder / KIT_ERROR, "\n\n".join(clean(e) for e in result.kit_errors) + "\n")
+        _write(folder / ERROR_FILE, "\n\n".join(clean(e) for e in result.kit_errors) + "\n")
     return path
 
 
@@ -398,7 +398,7 @@ def summary_md(assignment: str, results: list[StudentResult], warning: str = "")
              f"{s['mean']:.2f}, median {_num(s['median'])} of {_num(s['max'])}.", ""]
     if s["errors"]:
         lines += [f"The kit could not grade: {', '.join(map(md_inline, s['errors']))} (why: "
-                  f"{KIT_ERROR} in their folders).", ""]
+                  f"{ERROR_FILE} in their folders).", ""]
     lines += ["## Scores", "", "| score | students | |", "|---:|---:|---|"]
     widest = max((c for _, c in s["histogram"]), default=1)
     for score, count in s["histogram"]:
@@ -426,7 +426,7 @@ def summary_html(assignment: str, results: list[StudentResult], warning: str = "
     if s["errors"]:
         parts.append(f"<p class=\"lost\">The kit could not grade: "
                      f"{e(', '.join(clean(x, one_line=True) for x in s['errors']))} (why: "
-                     f"{KIT_ERROR} in their folders).</p>")
+                     f"{ERROR_FILE} in their folders).</p>")
     widest = max((c for _, c in s["histogram"]), default=1)
     rows = "".join(f"<tr><td>{_num(score)}</td><td>{count}</td><td><span class=\"bar\" "
                    f"style=\"width:{12 * count / widest:.2f}rem\"></span></td></tr>"

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
+from grader.checks.judge import describe
 from grader.inside import bounded
+from grader.inside.output import RESULT_BYTES, collect
 from grader.inside.probes import MAX_RECORDS, RECORD_BYTES
-from grader.inside.runner import RESULT_BYTES, collect
-from grader.judge import describe
 from grader.sandbox.runs import _make_run
 from helpers import ROOT
 
@@ -84,7 +84,7 @@ MEMORY_BOUND = 150 * 2**20  # the trusted side's bound per check, stated in docs
 
 WORST = r"""
 import os, resource, sys
-from grader.inside.runner import collect
+from grader.inside.output import collect
 out = sys.argv[1]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 left = collect(out)

@@ -17,7 +17,7 @@ from helpers import ROOT, copy_as, grade, processes_with
 
 sys.path.insert(0, str(ROOT))
 
-from grader.cli import Progress  # noqa: E402
+from grader.grading import Progress  # noqa: E402
 from grader.report import StudentResult  # noqa: E402
 
 A = "thread_counter"
@@ -203,7 +203,7 @@ def test_gradescope_setup_installs_the_dependencies_not_the_kit(tmp_path):
     read them; setup.sh installs exactly pyproject.toml's dependencies."""
     import re
 
-    from grader import export
+    from grader.integrations import export
 
     export.gradescope(A, tmp_path / "b.zip")
     with zipfile.ZipFile(tmp_path / "b.zip") as zf:
@@ -219,7 +219,7 @@ def test_gradescope_setup_installs_the_dependencies_not_the_kit(tmp_path):
 @pytest.mark.timeout(120)
 def test_gradescope_bundle_reports_a_broken_grader(tmp_path):
     """If the kit cannot even start, the student gets a results.json that says so."""
-    from grader import export
+    from grader.integrations import export
 
     root = tmp_path / "autograder"
     bundle = tmp_path / "autograder.zip"
@@ -244,7 +244,7 @@ def test_github_classroom_workflow_runs_its_steps(tmp_path):
     and each check's command, run here as the runner would run them, give each check's
     verdict as an exit status, with the explanation on stdout."""
     yaml = pytest.importorskip("yaml")
-    from grader import export
+    from grader.integrations import export
 
     work = tmp_path / "grading"
     flow = yaml.safe_load(export.classroom(A, "kit-from-somewhere", workdir=str(work)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,8 +14,8 @@ from helpers import ROOT, copy_as, read_csv
 pytestmark = pytest.mark.timeout(300)
 
 
-def cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd,
+def cli(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=240, check=False)
 
 
@@ -141,10 +142,21 @@ def test_jobs_is_a_number_or_auto(tmp_path):
                    "--jobs", bad)
         assert done.returncode == 2 and "or auto" in done.stderr, done.stderr
     assert "auto" in cli("grade", "--help").stdout
+    done = cli("grade", "thread_counter", str(folder), "--out", str(tmp_path / "o"),
+               env={**os.environ, "KIT_SANDBOXES": "many"})
+    assert done.returncode == 2 and "KIT_SANDBOXES must be a whole number" in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.fast
+def test_doctor_lists_the_settings():
+    done = cli("doctor", env={**os.environ, "KIT_WARM": "0"})
+    assert "KIT_WARM = '0' (set)" in done.stdout, done.stdout
+    assert "KIT_SANDBOXES = '6' (default)" in done.stdout or "KIT_SANDBOXES" in os.environ
 
 
 class Clock:
-    """grader.cli.machine_cpu for Admission: (seconds, busy CPU seconds), set by the test."""
+    """grader.grading.admission.machine_cpu: (seconds, busy CPU seconds), set by the test."""
 
     def __init__(self) -> None:
         self.now = (0.0, 0.0)
@@ -156,7 +168,7 @@ class Clock:
 @pytest.mark.fast
 def test_fixed_jobs_start_exactly_that_many():
     sys.path.insert(0, str(ROOT))
-    from grader.cli import Admission
+    from grader.grading import Admission
 
     fixed = Admission(3)
     assert [fixed.may_start(n) for n in range(5)] == [True, True, True, False, False]
@@ -168,11 +180,11 @@ def test_auto_jobs_add_students_only_while_cpus_idle(monkeypatch):
     """auto: the cores at once; one more per window in which the machine's CPUs were less
     than Admission.IDLE busy (students waiting on deadlines), never past the most."""
     sys.path.insert(0, str(ROOT))
-    from grader import cli as cli_module
+    from grader.grading import admission
 
     clock = Clock()
-    monkeypatch.setattr(cli_module, "machine_cpu", clock)
-    auto = cli_module.Admission("auto")
+    monkeypatch.setattr(admission, "machine_cpu", clock)
+    auto = admission.Admission("auto")
     auto.cores, auto.least, auto.most = 2, 2, 6
     assert auto.may_start(0) and auto.may_start(1)
     assert not auto.may_start(2)  # (no window has passed)

@@ -27,8 +27,8 @@ from helpers import ROOT, processes_with
 
 sys.path.insert(0, str(ROOT))
 
-from grader import nbcourse  # noqa: E402
 from grader.assignments import ASSIGNMENTS  # noqa: E402
+from grader.integrations import nbcourse  # noqa: E402
 
 pytest.importorskip("nbgrader", reason="nbgrader is part of the kit's test extra")
 pytestmark = pytest.mark.xdist_group("nbgrader")  # one course, graded once
@@ -96,7 +96,7 @@ def course(tmp_path_factory):
     nb = json.loads((hostile / f"{A}.ipynb").read_text())
     nb["cells"].insert(0, {"cell_type": "code", "execution_count": None, "id": "mine",
                            "metadata": {}, "outputs": [],
-                           "source": "import grader.nbcells as n\n"
+                           "source": "import grader.integrations.nbcells as n\n"
                                      "n.check = lambda *a, **k: print('passed')\n"})
     for cell in nb["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "kit_race_free":

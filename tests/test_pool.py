@@ -276,7 +276,7 @@ def test_an_abandoned_check_makes_no_further_call(tmp_path):
     second call deadlocks is abandoned while in it. It ends then, not at its deadline,
     and comes back with the first call finished and the second skipped; the sandbox is
     kept for the next check. Abandoned before it begins, it makes its first call only."""
-    from grader.judge import call_of
+    from grader.checks.judge import call_of
 
     token = uuid.uuid4().hex
     with pool.Pool(1, run_token=token) as warm:

@@ -22,7 +22,7 @@ from helpers import ROOT, grade, lost, outputs, processes_with, student
 sys.path.insert(0, str(ROOT))
 
 from grader import sandbox  # noqa: E402
-from grader.judge import describe  # noqa: E402
+from grader.checks.judge import describe  # noqa: E402
 from grader.sandbox import resources  # noqa: E402
 
 SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
@@ -567,7 +567,7 @@ def test_two_calls_in_one_check_are_judged_apart():
     deadlocks in the second: the first is a finished run with its own four records, the
     second a timeout after its own deadline (the watchdog's time starts again), where the
     main thread waits in join()."""
-    from grader.judge import call_of, in_function, main_stack
+    from grader.checks.judge import call_of, in_function, main_stack
 
     calls = [{"label": "basic", "n": 4, "length": 5, "barrier": 4, "barrier_timeout": 5,
               "deadline": 20},
@@ -590,7 +590,7 @@ def test_two_calls_in_one_check_are_judged_apart():
 def test_a_call_that_never_began_is_skipped():
     """If the first call of a check hangs, the second is skipped, not failed; the first
     keeps the run's timeout. The import belongs to the first call."""
-    from grader.judge import call_of
+    from grader.checks.judge import call_of
 
     params = {"calls": [{"label": "basic"}, {"label": "large"}]}
     hung = sandbox.Run("fanout", "spawn", "timeout", "calling fan_out(4, 24)",
@@ -718,7 +718,7 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
     check is judged "oversized", and the student is told why (its probe calls could no
     longer be confirmed); the grader keeps only the current check's keys, and the next
     check of the session is witnessed as before."""
-    from grader.judge import describe
+    from grader.checks.judge import describe
     from grader.sandbox.launcher import Witness
 
     sub = student(tmp_path, KEYS)
@@ -792,7 +792,7 @@ def run_workers(n_threads=2000):
             return repr(exc)
     import os
     return [read("/proc/1/cmdline"), read("/proc/self/mountinfo"),
-            read("/proc/%d/cmdline" % os.getppid())]
+            read("/proc/%d/cmdline" % os.getppid()), os.environ.get("PATH", "")]
 '''
 
 
@@ -800,14 +800,18 @@ def run_workers(n_threads=2000):
 def test_no_host_path_of_the_kit_or_the_plan_shows_inside(tmp_path):
     """Init's command line (the launcher's path, the plan's) is overwritten, and the
     grader's files come from a copy: neither /proc/1/cmdline nor the mount table names
-    the kit's folder or the scratch folder's plan."""
+    the kit's folder or the scratch folder's plan; PATH names the interpreter's folder
+    and the system's, not the instructor's."""
     if not sandbox.isolation().root:
         pytest.skip("no private root here (see python -m grader doctor)")
     sub = student(tmp_path, WHERE)
     run = sandbox.run("counter_plain", sub, "counter", params={"sizes": [3]})
     assert run.finished, run
-    cmdline, mounts, parent = run.data["calls"][0]["value"]["items"]
+    cmdline, mounts, parent, path = run.data["calls"][0]["value"]["items"]
     assert cmdline.rstrip("\0") == "sandbox-init", cmdline
+    from grader.sandbox.plan import sandbox_python
+    assert path.split(":") == [os.path.dirname(sandbox_python()), "/usr/local/bin",
+                               "/usr/bin", "/bin"], path
     for text in (cmdline, mounts, parent):
         assert str(ROOT) not in text and "/plan" not in text, text
 

@@ -74,7 +74,7 @@ def holds_readable_kit(test):
         with readable_kit(exclusive=True):
             return test(*args, **kwargs)
     return wrapper
-KIT_PARTS = ("grader", "solutions", "assignments", "pyproject.toml")
+PARTS = ("grader", "solutions", "assignments", "pyproject.toml")
 
 
 def _nobody() -> tuple[int, int] | None:
@@ -114,7 +114,7 @@ def _private_folder(owner: tuple[int, int] | None = None) -> Path:
 def _copy_kit(dest: Path) -> Path:
     kit = dest / "kit"
     kit.mkdir()
-    for part in KIT_PARTS:
+    for part in PARTS:
         src = ROOT / part
         if src.is_dir():
             shutil.copytree(src, kit / part, ignore=shutil.ignore_patterns("__pycache__"))

@@ -19,8 +19,8 @@ from helpers import ROOT, processes_with, student
 
 sys.path.insert(0, str(ROOT))
 
-from grader import cli, warm  # noqa: E402
 from grader.assignments import ASSIGNMENTS  # noqa: E402
+from grader.grading import engine, warm  # noqa: E402
 
 A = ASSIGNMENTS["thread_counter"]
 SOLUTION = (ROOT / "solutions" / "thread_counter" / "counter.py").read_text()
@@ -39,7 +39,7 @@ def server(tmp_path):
     token = uuid.uuid4().hex
     home = tmp_path / "home"
     home.mkdir()
-    server = warm.WarmPytest(cli._pytest_env(token, {}), home)
+    server = warm.WarmPytest(engine.pytest_env(token, {}), home)
     yield server, token
     server.close()
     assert not processes_with(token)
@@ -70,8 +70,8 @@ def test_each_student_gets_a_fresh_pytest(server, tmp_path):
     warm_pytest, token = server
     right = student(tmp_path, SOLUTION, name="ann")
     wrong = student(tmp_path, NO_LOCK, name="ben")
-    cold = cli.grade_one(A, wrong, token)
-    results = [cli.grade_one(A, folder, token, warm_pytest=warm_pytest)
+    cold = engine.grade_one(A, wrong, token)
+    results = [engine.grade_one(A, folder, token, warm_pytest=warm_pytest)
                for folder in (right, wrong, right)]
     assert warm_pytest.count == 3  # (all three were forked, none fell back)
     for result in results:
@@ -142,7 +142,7 @@ def test_without_the_server_grading_falls_back_to_a_cold_pytest(server, tmp_path
     warm_pytest.proc.kill()
     warm_pytest.proc.wait()
     assert wait_for(lambda: not warm_pytest.alive)
-    result = cli.grade_one(A, student(tmp_path, NO_LOCK), token, warm_pytest=warm_pytest)
+    result = engine.grade_one(A, student(tmp_path, NO_LOCK), token, warm_pytest=warm_pytest)
     assert not result.kit_errors
     assert result.lost() == ["race_free"]
 

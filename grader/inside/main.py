@@ -15,9 +15,11 @@ if _GRADER_PARENT not in sys.path:
     sys.path.insert(0, _GRADER_PARENT)
 
 if __name__ == "__main__":
-    from grader.inside import runner
-
     if sys.argv[1] == "--serve":
-        runner.serve(sys.argv[2])
+        from grader.inside import session
+
+        session.serve(sys.argv[2])
     else:
+        from grader.inside import runner
+
         runner.main(sys.argv[1])

@@ -1,7 +1,7 @@
 """Scenarios: what a sandbox process does with the student's module.
 
 Each scenario is ``name(spec, data)``: it fills ``data`` with plain facts (return values
-converted by :func:`runner.plain`, probe and pool observations) and lets exceptions
+converted by :func:`runtime.plain`, probe and pool observations) and lets exceptions
 propagate to the runner, which records them. Verdicts are made on the trusted side.
 """
 
@@ -17,7 +17,7 @@ import threading
 import time
 
 from grader.inside import probes
-from grader.inside.runner import (
+from grader.inside.runtime import (
     abandoned,
     import_student,
     plain,
@@ -93,15 +93,15 @@ def fanout(spec: dict[str, Any], data: dict[str, Any]) -> None:
     ``forkserver`` reuses the resource tracker (and forkserver) the first one started: one
     or two fresh interpreters fewer than a check of its own. The probes' records carry the
     label of the call that was current when ``rand_string`` began. The grader may abandon
-    the calls after the first (:func:`runner.abandoned`).
+    the calls after the first (:func:`runtime.abandoned`).
     """
     calls = spec["params"]["calls"]
     set_deadline(calls[0]["deadline"])
     # Orphans of the student's processes (a grandchild left by a child that ended) come
     # to this process, where _running_below finds them.
-    from grader.inside.runner import PR_SET_CHILD_SUBREAPER, _prctl
+    from grader.inside.runtime import PR_SET_CHILD_SUBREAPER, prctl
 
-    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     module = import_student()
     probes.install_rand_string(module)
     probes.probe_in_children()
@@ -219,9 +219,9 @@ _ARRIVALS: list[Any] = []
 
 
 def _phase_name() -> str:
-    from grader.inside import runner
+    from grader.inside.runtime import phase
 
-    return runner._result.get("phase", "")
+    return phase()
 
 
 def _pool_state(entry: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +296,7 @@ def square_cube(spec: dict[str, Any], data: dict[str, Any]) -> None:
 def _record_thread_errors(data: dict[str, Any]) -> None:
     """Keep the first exceptions raised in worker threads (a thread's exception does not
     reach run_workers, but it is why the sum is wrong)."""
-    from grader.inside.runner import error_data
+    from grader.inside.runtime import error_data
 
     errors: list[dict[str, Any]] = []
     data["thread_errors"] = errors

@@ -28,7 +28,6 @@ Only trusted processes talk to it: the socket lives in a folder of the grader's 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import socket
@@ -38,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader import settings
+from grader.inside import lines
 from grader.sandbox import runs as sandbox
 
 REQUEST_LIMIT = 1 << 20
@@ -176,7 +177,7 @@ class Pool:
         with conn:
             reader = conn.makefile("rb")
             try:
-                request = json.loads(reader.readline(REQUEST_LIMIT))
+                request = lines.decode(reader.readline(REQUEST_LIMIT))
                 submission = Path(request["submission"])
                 module = str(request["module"])
                 check = dict(request["check"])
@@ -188,7 +189,7 @@ class Pool:
 
             def watch() -> None:
                 try:
-                    while reader.readline(64).strip() == b"abandon":
+                    while reader.readline(64) == lines.ABANDON:
                         cancel.abandon()
                 except OSError:
                     pass
@@ -204,7 +205,7 @@ class Pool:
             except Exception as exc:  # noqa: BLE001 - the client reports it as a kit error
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
             try:
-                conn.sendall((json.dumps(answer) + "\n").encode())
+                conn.sendall(lines.encode(answer))
             except OSError:
                 pass
 
@@ -237,17 +238,17 @@ class Client:
                    "abandoned": cancel is not None and cancel.abandoned}
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(self.path)
-            sock.sendall((json.dumps(request) + "\n").encode())
+            sock.sendall(lines.encode(request))
             if cancel is not None:
-                cancel.bind(lambda: _send(sock, b"cancel\n"),
-                            lambda: _send(sock, b"abandon\n"))
+                cancel.bind(lambda: _send(sock, lines.CANCEL),
+                            lambda: _send(sock, lines.ABANDON))
             try:
                 line = sock.makefile("rb").readline()
             finally:
                 if cancel is not None:
                     cancel.bind(None)
         try:
-            answer = json.loads(line)
+            answer = lines.decode(line)
         except ValueError:
             answer = {}
         if "run" not in answer:
@@ -266,8 +267,8 @@ def _send(sock: socket.socket, data: bytes) -> None:
 def session(submission: Path, module: str, serve: bool = True) -> Any:
     """The class's pool if this process runs under a grading command that has one
     (``KIT_POOL``), else a :class:`grader.sandbox.Session` of its own."""
-    path = os.environ.get("KIT_POOL")
-    if path and path != "0":
+    path = settings.get("KIT_POOL")
+    if path.startswith("/"):  # (the pool's socket; "0", "1": a session of its own)
         return Client(path, submission, module)
     return sandbox.Session(submission, module, serve=serve)
 
@@ -275,4 +276,4 @@ def session(submission: Path, module: str, serve: bool = True) -> Any:
 def wanted() -> bool:
     """Whether a grading command should keep a pool (sessions available, not switched
     off with ``KIT_POOL=0``)."""
-    return os.environ.get("KIT_POOL", "1") != "0" and sandbox.sessions_enabled()
+    return settings.enabled("KIT_POOL") and sandbox.sessions_enabled()

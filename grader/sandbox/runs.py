@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.inside import bounded
-from grader.inside.runner import collect, tail
+from grader import settings
+from grader.inside import lines
+from grader.inside.output import collect, tail
 from grader.sandbox.detect import Isolation, detect
 from grader.sandbox.launcher import KILLED_AT_LIMIT, SETUP_FAILED, Witness, sweep_uid
 from grader.sandbox.plan import build_plan, launch_command, sandbox_python, shared_dirs
@@ -210,7 +211,7 @@ class Cancel:
     back with status ``"skipped"`` (the suites cancel runs whose result cannot count).
 
     Or only the rest of it (:meth:`abandon`): a check that calls the student's code several
-    times (:func:`grader.judge.call_of`) makes no further call, and one under way is
+    times (:func:`grader.checks.judge.call_of`) makes no further call, and one under way is
     stopped; the calls that were over still count. Where the sandbox serves no session,
     abandoning does nothing (the check runs to its end, with the same verdicts)."""
 
@@ -305,14 +306,15 @@ class _Jail:
                     os.chmod(scratch / name, 0o700)
         self.token = uuid.uuid4().hex
         self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            # (not the grader's PATH: it names the instructor's folders)
+            "PATH": f"{os.path.dirname(sandbox_python())}:/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "HOME": self.where["work"],
             "TMPDIR": "/tmp" if self.iso.root else self.where["work"],
             "MALLOC_ARENA_MAX": "2",
             "KIT_SANDBOX_TOKEN": self.token,
         }
-        run_token = run_token or os.environ.get("KIT_RUN_TOKEN")
+        run_token = run_token or settings.get("KIT_RUN_TOKEN")
         if run_token:
             # Lets the grading command kill everything of a run it had to abandon.
             self.env["KIT_RUN_TOKEN"] = run_token
@@ -534,7 +536,7 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
               out_of_memory: bool, too_many_processes: bool = False,
               too_much_disk: bool = False, witness_overflow: bool = False) -> Run:
-    """A :class:`Run` from what the check left (:func:`runner.collect`)."""
+    """A :class:`Run` from what the check left (:func:`grader.inside.output.collect`)."""
     result = left.get("result") if isinstance(left.get("result"), dict) else {}
     phase = str(result.get("phase") or left.get("phase") or "starting")
     if witness_overflow and not left.get("oversized"):
@@ -637,7 +639,7 @@ def run(
 def sessions_enabled() -> bool:
     """Whether a sandbox may serve many checks here (the full sandbox, and not switched
     off with ``KIT_SESSIONS=0``): for :class:`Session` and the class's pool."""
-    return isolation().sessions and os.environ.get("KIT_SESSIONS", "1") != "0"
+    return isolation().sessions and settings.enabled("KIT_SESSIONS")
 
 
 class Session:
@@ -645,11 +647,12 @@ class Session:
 
     Each check runs in a process forked, inside the sandbox, from a server that never
     imports the student's module; between checks everything else in the sandbox is killed
-    and its private folders emptied (see :func:`runner.serve`). This saves the launch of a
-    sandbox per check. Used where the sandbox has its own uid and PID namespace (so that
-    ``kill(-1)`` inside reaches exactly the student's processes); elsewhere, and after
-    anything goes wrong with the server, each check gets a fresh sandbox from :func:`run`,
-    with the same verdicts. ``KIT_SESSIONS=0`` switches sessions off (for comparison).
+    and its private folders emptied (see :func:`grader.inside.session.serve`). This saves
+    the launch of a sandbox per check. Used where the sandbox has its own uid and PID
+    namespace (so that ``kill(-1)`` inside reaches exactly the student's processes);
+    elsewhere, and after anything goes wrong with the server, each check gets a fresh
+    sandbox from :func:`run`, with the same verdicts. ``KIT_SESSIONS=0`` switches
+    sessions off (for comparison).
     """
 
     def __init__(self, submission: Path, module: str, workdir: Path | None = None,
@@ -775,12 +778,12 @@ class Session:
         abandons from another)."""
         assert jail.proc is not None and jail.proc.stdin is not None
         with self.requests_lock:
-            jail.proc.stdin.write((json.dumps(message) + "\n").encode())
+            jail.proc.stdin.write(lines.encode(message))
             jail.proc.stdin.flush()
 
     def _abandon(self, jail: _Jail, cid: str) -> None:
         """Tell the server that check ``cid`` is not needed any further (see
-        :func:`runner._wait_check`)."""
+        :mod:`grader.inside.session`)."""
         try:
             self._tell(jail, {"abandon": cid})
         except (OSError, ValueError):
@@ -805,10 +808,9 @@ class Session:
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
-            answer = bounded.loads(line)  # (over a bound: the check is rerun on its own)
+            return lines.decode(line, untrusted=True)  # (over a bound: rerun on its own)
         except ValueError:
             return None
-        return answer if isinstance(answer, dict) else None
 
     def _server_stopped(self) -> bool:
         """Whether the session's server is stopped (SIGSTOP from the student's code)."""

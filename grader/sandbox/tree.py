@@ -4,14 +4,24 @@ Standard library only, and no module that is slow to import: the launcher
 (:mod:`grader.sandbox.launcher`, run by path for every sandbox) imports this module as its
 sibling. Every loop that kills a set of processes until none is left goes through
 :func:`kill_until_gone`; what differs is only how the set is found (a process's
-descendants, a cgroup's members, a sandbox's ``/proc``, an environment token).
+descendants, a cgroup's members, a sandbox's ``/proc``, an environment token). Waiting
+on descriptors is :func:`grader.inside.lines.readable` (the launcher's init waits on its
+witness's connections as the grader waits on its protocols' lines).
 """
 
 from __future__ import annotations
 
 import _signal as signal  # (the signal module would import enum: 4 ms at every launch)
 import os
+import sys
 import time
+
+try:  # (imported as part of the grader)
+    from grader.inside.lines import readable
+except ImportError:  # (run by path with the launcher: grader/inside is beside this folder)
+    sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), "inside"))
+    from lines import readable
 
 TYPE_CHECKING = False  # (typing is not imported at run time: the launcher's start counts)
 if TYPE_CHECKING:
@@ -100,21 +110,6 @@ def kill_until_gone(find: Callable[[], Iterable[int]], limit: float,
         if time.monotonic() > end:
             return False
         time.sleep(pause)
-
-
-def readable(sources: list, timeout: float) -> list:
-    """Those of ``sources`` (descriptors, or objects with ``fileno()``) that can be read
-    within ``timeout`` seconds (or have hung up): ``poll``, which, unlike ``select``,
-    takes descriptors past 1024 (a sandbox may make its init hold a thousand)."""
-    import select
-
-    poller = select.poll()
-    by_fd = {}
-    for source in sources:
-        fd = source if isinstance(source, int) else source.fileno()
-        by_fd[fd] = source
-        poller.register(fd, select.POLLIN)
-    return [by_fd[fd] for fd, _ in poller.poll(max(0, int(timeout * 1000)))]
 
 
 def wait(proc, timeout: float) -> int:

@@ -8,7 +8,6 @@ barriers and sleeps), and hands the tests a dict ``key -> Run``.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
-from grader.judge import START_METHODS, call_of, note_runs
+from grader import sandbox, settings
+from grader.checks.judge import START_METHODS, call_of, note_runs
 from grader.sandbox import pool
 
 
@@ -37,7 +36,7 @@ def _method(key: str) -> int | None:
 
 def _labels(key: str, scenarios: dict) -> list[str]:
     """What a scenario's run judges, in order: the labels of its calls (a scenario that
-    calls the student's code several times, see :func:`grader.judge.call_of`), else its
+    calls the student's code several times, see :func:`grader.checks.judge.call_of`), else its
     name."""
     calls = (scenarios[key].get("params") or {}).get("calls")
     if isinstance(calls, list) and calls:
@@ -80,8 +79,8 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     """Run the suite's scenarios; ``key -> Run``.
 
     A run of a scenario under a later start method counts only if the scenario (each call
-    of it) finished under the earlier ones (:func:`grader.judge.judged`,
-    :func:`grader.judge.check_portable`). So earlier methods are queued first, all runs go
+    of it) finished under the earlier ones (:func:`grader.checks.judge.judged`,
+    :func:`grader.checks.judge.check_portable`). So earlier methods are queued first, all runs go
     ahead in parallel, and when a run does not finish, what of the later runs can no
     longer count is stopped: a later run whose every call has failed under an earlier
     method is cancelled (killed if it is running, never started if not; status
@@ -93,7 +92,7 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     """
     module = request.module.MODULE
     scenarios = request.module.SCENARIOS
-    parallel = min(int(os.environ.get("KIT_SANDBOXES", "6")), len(scenarios))
+    parallel = min(settings.number("KIT_SANDBOXES"), len(scenarios))
     order = sorted(scenarios, key=lambda k: _method(k) or 0)
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for key in order:

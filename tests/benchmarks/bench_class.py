@@ -9,7 +9,7 @@ are the kit's wrong submissions (``tests/corpus/<assignment>/``, in turn, hangin
 deadlocking ones included), the rest copies of the reference solution and of the correct
 variants in ``tests/correct/<assignment>/``. The class is then graded
 
-* by :func:`grader.cli.grade` (what ``python -m grader grade --class`` runs) with
+* by :func:`grader.grading.grade` (what ``python -m grader grade --class`` runs) with
   ``--jobs 1`` and with ``--jobs 2``;
 * by ``nbgrader autograde`` through the kit's nbgrader course (``python -m grader nbgrader
   init``, ``nbgrader generate_assignment``, each student's module and the released
@@ -52,8 +52,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import cli  # noqa: E402
 from grader.assignments import ASSIGNMENTS  # noqa: E402
+from grader.grading import admission, engine  # noqa: E402
 from grader.sandbox.tree import descendants  # noqa: E402
 
 
@@ -119,7 +119,7 @@ class PeakMemory:
 
 def cpu_seconds() -> float:
     """CPU time the whole machine has spent busy so far (all cores)."""
-    reading = cli.machine_cpu()
+    reading = admission.machine_cpu()
     assert reading is not None, "this benchmark reads /proc/stat"
     return reading[1]
 
@@ -127,7 +127,7 @@ def cpu_seconds() -> float:
 def kit_grading(name: str, students: dict[str, Path], out: Path, jobs: int | str) -> dict:
     started, cpu = time.monotonic(), cpu_seconds()
     most = 0
-    original = cli.grade_one
+    original = engine.grade_one
 
     def counted(*args, **kwargs):  # (how many students were graded at once, at most)
         nonlocal most
@@ -141,13 +141,13 @@ def kit_grading(name: str, students: dict[str, Path], out: Path, jobs: int | str
                 counted.now -= 1
 
     counted.now, lock = 0, threading.Lock()
-    cli.grade_one = counted
+    engine.grade_one = counted
     try:
         with PeakMemory(os.getpid()) as memory:
-            results = cli.grade(ASSIGNMENTS[name], list(students.values()), out, jobs,
+            results = engine.grade(ASSIGNMENTS[name], list(students.values()), out, jobs,
                                 quiet=True, students=list(students))
     finally:
-        cli.grade_one = original
+        engine.grade_one = original
     wall, cpu = time.monotonic() - started, cpu_seconds() - cpu
     assert not [r.student for r in results if r.kit_errors], "the kit failed on a student"
     return {"wall": wall, "busy": sum(r.busy for r in results), "cpu": cpu, "most": most,

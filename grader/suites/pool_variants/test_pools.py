@@ -11,8 +11,7 @@ if tasks overlap. The sandbox also records every ``multiprocessing.Pool`` create
 
 from __future__ import annotations
 
-from grader.inside.probes import task_result
-from grader.judge import (
+from grader.checks.judge import (
     START_METHODS,
     check,
     check_portable,
@@ -23,6 +22,7 @@ from grader.judge import (
     timeline,
     value_list,
 )
+from grader.inside.probes import task_result
 
 MODULE = "pools"
 PROCESSES = 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 
-from grader.judge import (
+from grader.checks.judge import (
     START_METHODS,
     call_of,
     check,

@@ -17,7 +17,7 @@ Four sandbox runs, each calling the student's ``run_workers``:
 
 from __future__ import annotations
 
-from grader.judge import check, describe, lose, timeline, where
+from grader.checks.judge import check, describe, lose, timeline, where
 
 MODULE = "counter"
 SIZES = [2000, 50]

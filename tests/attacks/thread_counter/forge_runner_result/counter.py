@@ -1,8 +1,8 @@
 """Attack: forge the sandbox runner's own result file, then leave before the runner writes.
 
 The runner reports to the grader through a JSON file whose path is in its spec, and the
-spec is within reach of the student's code: the runner's module in ``sys.modules`` holds
-it, and a spec file named on the command line (or ``/kit/spec.json``) is readable. At
+spec is within reach of the student's code: the runtime's module in ``sys.modules``
+holds it, and a spec file named on the command line (or ``/kit/spec.json``) is readable. At
 import this module finds the spec, writes a result claiming that every scenario went
 perfectly (the right sums, overlapping threads, no lost update) and ends the process with
 ``os._exit(0)`` before the runner can overwrite it. Otherwise this is the unchanged stub.
@@ -19,8 +19,8 @@ import threading  # noqa: F401
 
 
 def _spec() -> dict | None:
-    runner = sys.modules.get("grader.inside.runner")
-    spec = getattr(runner, "_spec", None)
+    runtime = sys.modules.get("grader.inside.runtime")
+    spec = getattr(runtime, "spec", None)
     if isinstance(spec, dict) and spec.get("result_path"):
         return spec
     for path in [*sys.argv[1:], "/kit/spec.json"]:

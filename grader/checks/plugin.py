@@ -1,8 +1,8 @@
-"""pytest plugin loaded into the hidden-suite run (``-p grader.plugin``).
+"""pytest plugin loaded into the hidden-suite run (``-p grader.checks.plugin``).
 
 Records, for every test marked ``@check(points, name)``, whether it passed and the student's
 explanation, and writes them as JSON to ``--kit-results``. Nothing the student's code prints
-is read: the explanation is the :class:`grader.judge.Lost` message built on the trusted side.
+is read: the explanation is the :class:`grader.checks.judge.Lost` message built on the trusted side.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _message(call: pytest.CallInfo) -> str:
-    from grader.judge import Lost
+    from grader.checks.judge import Lost
 
     excinfo = call.excinfo
     if excinfo is None:
@@ -50,7 +50,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if marker is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        from grader.judge import take_spans, take_timelines
+        from grader.checks.judge import take_spans, take_timelines
 
         name = item.name.removeprefix("test_")
         _records.append({

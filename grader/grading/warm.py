@@ -8,7 +8,7 @@ run: each child is forked from the server, never from a sibling). Only the kit's
 code runs here: the student's code runs in sandboxes (:mod:`grader.sandbox`), reached
 from the suites as before.
 
-``python -m grader.warm`` serves on stdin/stdout, one JSON line each way:
+``python -m grader.grading.warm`` serves on stdin/stdout, one JSON line each way:
 
 * request ``{"id", "args", "cwd", "log"}``: fork; the child starts a session of its own,
   sends stdout and stderr to ``log``, changes to ``cwd`` and exits with ``pytest.main(args)``;
@@ -21,7 +21,6 @@ When stdin closes (the grading command ended or died), every child still running
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -30,12 +29,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.tree import readable
+from grader.inside import lines
 
 # What every suite run imports, loaded once in the server (tests/benchmarks/bench_class.py
 # measures the difference).
 PRELOAD = ("pytest", "pytest_timeout", "_pytest.python", "_pytest.runner", "_pytest.terminal",
-           "grader.plugin", "grader.judge", "grader.sandbox", "grader.sandbox.pool",
+           "grader.checks.plugin", "grader.checks.judge", "grader.sandbox", "grader.sandbox.pool",
            "grader.inside.probes")
 
 
@@ -94,7 +93,7 @@ def serve() -> None:
     reading = True
 
     def answer(data: dict[str, Any]) -> None:
-        answers.write((json.dumps(data) + "\n").encode())
+        answers.write(lines.encode(data))
         answers.flush()
 
     def reap() -> None:
@@ -110,7 +109,7 @@ def serve() -> None:
                 answer({"id": rid, "exit": os.waitstatus_to_exitcode(status)})
 
     while reading or children:
-        ready = readable([0, wake_r] if reading else [wake_r], 1.0)
+        ready = lines.readable([0, wake_r] if reading else [wake_r], 1.0)
         if wake_r in ready:
             try:
                 while os.read(wake_r, 512):
@@ -132,7 +131,7 @@ def serve() -> None:
         buffer += data
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
-            request = json.loads(line)
+            request = lines.decode(line)
             pid = os.fork()
             if pid == 0:
                 _child(request, [wake_r, wake_w])
@@ -149,7 +148,7 @@ class WarmPytest:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         # cwd: an empty grader-owned folder (``-m`` puts it first on sys.path).
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.warm"], cwd=cwd, env=env,
+            [sys.executable, "-m", "grader.grading.warm"], cwd=cwd, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         self.lock = threading.Lock()
         self.count = 0
@@ -161,7 +160,7 @@ class WarmPytest:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             try:
-                data = json.loads(line)
+                data = lines.decode(line)
                 slot = self.pending[data["id"]]
             except (ValueError, KeyError, TypeError):
                 continue
@@ -184,8 +183,8 @@ class WarmPytest:
             self.pending[rid] = slot
             try:
                 assert self.proc.stdin is not None
-                self.proc.stdin.write((json.dumps(
-                    {"id": rid, "args": args, "cwd": str(cwd), "log": str(log)}) + "\n").encode())
+                self.proc.stdin.write(lines.encode(
+                    {"id": rid, "args": args, "cwd": str(cwd), "log": str(log)}))
                 self.proc.stdin.flush()
             except OSError:
                 self.alive = False

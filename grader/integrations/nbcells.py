@@ -1,4 +1,5 @@
-"""What the grade cells of the kit's nbgrader notebooks call (see :mod:`grader.nbcourse`).
+"""What the grade cells of the kit's nbgrader notebooks call (see
+:mod:`grader.integrations.nbcourse`).
 
 The first call in a kernel grades the student's module, the ``.py`` file next to the
 notebook, with the kit's own grading command (``python -m grader grade``, in a child
@@ -25,7 +26,7 @@ from typing import Any
 
 from grader.report import find_test, test_line
 
-KIT = Path(__file__).resolve().parent.parent
+KIT = Path(__file__).resolve().parent.parent.parent
 _graded: dict[tuple[str, str], dict[str, Any]] = {}
 
 

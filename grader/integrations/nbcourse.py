@@ -13,8 +13,8 @@ sandbox, and feedback shows hidden tests. What :func:`init_course` builds instea
   by a ``### BEGIN STUB`` / ``### END STUB`` region with the stub's lines commented out),
   the public tests, and a notebook: the exercise text and one locked grade cell per
   hidden check, worth that check's points, whose body asks the kit's sandboxed grader
-  (:mod:`grader.nbcells`) about the student's module. The hidden suites stay in the
-  installed kit and are never part of ``source/``;
+  (:mod:`grader.integrations.nbcells`) about the student's module. The hidden suites
+  stay in the installed kit and are never part of ``source/``;
 * ``nbgrader_config.py``: the student module excluded from overwriting, a release hook
   (:func:`release_hook`) that strips solution regions from ``.py`` files (and deletes a
   file it cannot strip: fail closed), a preprocessor (:class:`KitPrepare`) that, before
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from grader.assignments import ASSIGNMENTS, Assignment, checks_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_STUB, END_STUB = "### BEGIN STUB", "### END STUB"
 # Above the kit's own bound for a student (grader.cli.STUDENT_TIMEOUT, plus its kill
@@ -182,7 +182,7 @@ def notebook(assignment: Assignment) -> dict:
                   f"submit; `pytest` runs the public tests.\n"
                   f"import os\n"
                   f"if os.environ.get(\"NBGRADER_EXECUTION\") != \"validate\":\n"
-                  f"    from grader.nbcells import check\n"
+                  f"    from grader.integrations.nbcells import check\n"
                   f"    check({assignment.name!r}, {c['id']!r})")
         cells.append(_cell("code", f"kit_{c['id']}", source, c["points"]))
     return {"cells": cells, "metadata": {
@@ -195,7 +195,8 @@ def notebook(assignment: Assignment) -> dict:
 CONFIG = '''\
 # nbgrader configuration written by `python -m grader nbgrader init` (concurrency kit).
 # Students write {modules}; each notebook's grade cells run the kit's sandboxed
-# grader on that module (see grader/nbcourse.py in the kit for why each line is here).
+# grader on that module (grader/integrations/nbcourse.py in the kit says why each line
+# is here).
 import os
 import sys
 
@@ -203,7 +204,7 @@ try:
     import grader  # noqa: F401
 except ImportError:  # the kit where it was when this file was written
     sys.path.append({kit!r})
-from grader.nbcourse import CELL_TIMEOUT, release_hook
+from grader.integrations.nbcourse import CELL_TIMEOUT, release_hook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821
@@ -223,7 +224,7 @@ c.GenerateAssignment.post_convert_hook = release_hook(HERE)
 # restore deleted grade cells, and give the kit's grader time to finish.
 c.Autograde.exclude_overwriting = {exclude!r}
 c.Autograde.autograde_preprocessors = [
-    "grader.nbcourse.KitPrepare",
+    "grader.integrations.nbcourse.KitPrepare",
     "nbgrader.preprocessors.Execute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from grader.assignments import ASSIGNMENTS, checks_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 SETUP = """\
 #!/usr/bin/env bash
@@ -70,7 +70,7 @@ EOF
 fi
 """
 
-KIT_FILES = ("pyproject.toml", "README.md")
+TOP_FILES = ("pyproject.toml", "README.md")
 # What grading needs besides the kit (pyproject.toml's dependencies; a test keeps them
 # the same).
 DEPENDENCIES = ("pytest>=7.4", "pytest-timeout>=2.2")
@@ -78,7 +78,7 @@ SKIP = {"__pycache__", ".pytest_cache"}
 
 
 def _kit_paths() -> list[Path]:
-    paths = [ROOT / name for name in KIT_FILES]
+    paths = [ROOT / name for name in TOP_FILES]
     for path in sorted((ROOT / "grader").rglob("*")):
         if path.is_file() and not SKIP & set(path.relative_to(ROOT).parts) \
                 and path.suffix != ".pyc":
