@@ -66,7 +66,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "agreeable_hides_race": ({"returns_sum", "num_matches", "race_free"},
                                  {"num_matches": "Total"}),
         "inline_thread": ({"overlap"}, {"overlap": "never"}),
-        "patch_the_overlap_witness": ({"overlap"}, {"overlap": "could not confirm"}),
+        "patch_the_overlap_gate": ({"overlap"}, {"overlap": "could not confirm"}),
         "idle_threads": ({"overlap"}, {}),
         "leave_state": (set(), {}),
         "witness_flood": (ALL, {"returns_sum": "more data for the grader than it reads"}),

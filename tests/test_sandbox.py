@@ -430,7 +430,7 @@ def run_workers(n_threads=2000):
     for run in after:
         assert run.finished, run
         assert run.data["calls"][0]["value"] == sum(range(50))
-        assert run.data["witness"]["state"] == "passed"
+        assert run.data["overlap"]["state"] == "passed"
 
 
 V2_HERE = Path("/sys/fs/cgroup/unified")
@@ -735,7 +735,7 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
     assert "more than 2 MiB of notes in one check" in describe(flood, "counter")
     assert Witness.LOG_LIMIT - 4096 < size < Witness.LOG_LIMIT + 4096
     assert overflows == 1
-    assert after.finished and after.data["witness"]["state"] == "passed", after
+    assert after.finished and after.data["overlap"]["state"] == "passed", after
     assert after.pid is not None  # the next check's own process was witnessed
     assert kept < 100  # (the flood's 40,000 keys are forgotten)
 

@@ -44,7 +44,7 @@ def timeline(title: str, spans: Iterable[tuple[str, str, float, float]]) -> None
     ``(lane, label, start, end)`` with monotonic times from inside the sandbox (one clock
     for all its processes). Lanes keep their first-seen order; times become seconds from
     the earliest start. The grader plugin stores it with the check; the feedback draws it.
-    Only facts the grader recorded are drawn (probe records, the overlap witness)."""
+    Only facts the grader recorded are drawn (probe records, the overlap gate)."""
     rows = [(str(lane), str(label), float(a), float(b)) for lane, label, a, b in spans
             if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b >= a]
     if not rows:

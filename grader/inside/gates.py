@@ -1,11 +1,11 @@
-"""The threads-really-overlap witness for the counter exercise.
+"""The threads-really-overlap gate for the counter exercise.
 
-:class:`OverlapWitness` holds the first worker thread that enters the student's code until
+:class:`OverlapGate` holds the first worker thread that enters the student's code until
 ``n`` distinct threads are inside it at once: proof that threads really overlapped (a loop
 that joins each thread right after starting it never gets there, nor does a Thread
 replacement that runs its target in the calling thread). The controlled scheduler
 (:mod:`grader.inside.schedule`) cannot tell such a serialized "fix" from a correct one, so
-this witness stays beside it. Only code objects from the student's file are traced.
+this gate stays beside it. Only code objects from the student's file are traced.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class _Tracer:
         return None
 
 
-class OverlapWitness(_Tracer):
+class OverlapGate(_Tracer):
     """Holds worker threads on entering student code until ``n`` are inside at once."""
 
     def __init__(self, filename: str, n: int, timeout: float) -> None:

@@ -442,27 +442,27 @@ def counter_plain(spec: dict[str, Any], data: dict[str, Any]) -> None:
 
 
 def counter_overlap(spec: dict[str, Any], data: dict[str, Any]) -> None:
-    """run_workers with the :class:`~grader.inside.gates.OverlapWitness`."""
-    from grader.inside.gates import OverlapWitness
+    """run_workers with the :class:`~grader.inside.gates.OverlapGate`."""
+    from grader.inside.gates import OverlapGate
 
     module = import_student()
     p = spec["params"]
-    witness = OverlapWitness(module.__file__, p["n"], p["timeout"])
-    data["witness"] = witness.report()  # live: in the result even if the run hangs later
-    witness.install()
+    gate = OverlapGate(module.__file__, p["n"], p["timeout"])
+    data["overlap"] = gate.report()  # live: in the result even if the run hangs later
+    gate.install()
     try:
         _counter_calls(module, p["sizes"], data)
         # A run_workers that returned without joining leaves threads that may not have
         # reached worker() yet (later on a loaded machine): they still count, so the
-        # witness stays until they end (their overlap is what it judges, not the join).
+        # gate stays until they end (their overlap is what it judges, not the join).
         end = time.monotonic() + p["timeout"]
         main = threading.main_thread()
         for thread in threading.enumerate():
             if thread is not main and not thread.name.startswith("grader-"):
                 thread.join(max(end - time.monotonic(), 0.0))
     finally:
-        witness.uninstall()
-    witness.report()
+        gate.uninstall()
+    gate.report()
 
 
 def counter_search(spec: dict[str, Any], data: dict[str, Any]) -> None:

@@ -565,8 +565,8 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         span = None
     if entries is not None:
         pid = verify(records, entries, runner)
-        held = data.get("witness")
-        if isinstance(held, dict):  # the overlap witness: init's count of the threads
+        held = data.get("overlap")
+        if isinstance(held, dict):  # the overlap gate's report: init's count of threads
             key = held.get("key")
             entry = entries.get(f"t-{key}") if isinstance(key, str) else None
             held["observed_threads"] = entry.get("threads") if entry else None

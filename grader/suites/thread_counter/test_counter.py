@@ -122,7 +122,7 @@ def test_reset(runs):
 @check(2, "the threads really ran at the same time")
 def test_overlap(runs):
     run = runs["overlap"]
-    w = run.data.get("witness") if isinstance(run.data, dict) else None
+    w = run.data.get("overlap") if isinstance(run.data, dict) else None
     if isinstance(w, dict) and isinstance(w.get("spans"), list):
         spans = [x for x in w["spans"] if isinstance(x, list) and len(x) == 3]
         # A thread still inside when the run ended (a hang) is drawn to the last return.
@@ -136,7 +136,7 @@ def test_overlap(runs):
     # Seen overlapping is proof enough, whatever run_workers did afterwards: a deadlock
     # after the threads started (a lock never released) loses the other checks, and may
     # or may not hit this run, depending on which thread takes the lock last.
-    w = run.data["witness"]
+    w = run.data["overlap"]
     if w["threads"] == 0:
         lose("worker never ran in a thread of its own: run_workers must create "
              "threading.Thread(target=worker, args=(i,)) objects and start() them (calling "

@@ -43,7 +43,7 @@ def _forge() -> None:
              for n in params.get("sizes", [])]
     data = {
         "calls": calls, "thread_errors": [], "thread_error_count": 0,
-        "witness": {"state": "passed", "max_inside": 3, "threads": 50},
+        "overlap": {"state": "passed", "max_inside": 3, "threads": 50},
         "search": {"verdict": "ok", "reference": [1, 1], "runs": 40, "complete": True,
                    "bound": 2},
     }

@@ -3,7 +3,7 @@
 The runner that imports this module lives in the same interpreter. At import the module
 finds the runner's modules in ``sys.modules`` and replaces what the current scenario is
 about to call after the import: the helper that calls ``run_workers`` and records the
-sums, the overlap witness's report, and the interleaving search. The runner then writes
+sums, the overlap gate's report, and the interleaving search. The runner then writes
 the invented facts into its result itself. Otherwise this is the unchanged stub.
 
 Must earn nothing: facts measured in the student's own process are the student's to
@@ -28,7 +28,7 @@ def _rewrite() -> None:
 
         scenarios._counter_calls = perfect_calls
     if gates is not None:
-        gates.OverlapWitness.report = lambda self: {"state": "passed", "max_inside": 3,
+        gates.OverlapGate.report = lambda self: {"state": "passed", "max_inside": 3,
                                                      "threads": 50}
     if schedule is not None:
         schedule.explore = lambda *args, **kwargs: {"verdict": "ok", "reference": [1, 1],

@@ -1,11 +1,11 @@
-"""Attack: join each thread right after starting it, and make the grader's overlap witness
+"""Attack: join each thread right after starting it, and make the grader's overlap gate
 report that three threads were inside ``worker`` at once.
 
-At import it finds the grader's ``OverlapWitness`` class in ``sys.modules`` and replaces
+At import it finds the grader's ``OverlapGate`` class in ``sys.modules`` and replaces
 its ``on_call`` (so no thread is ever held) and ``report`` (which claims "passed").
 
-Must lose exactly ``overlap``: when the witness passes, the sandbox's init counts the
-process's threads itself (from the kernel); with the witness rewritten, init never
+Must lose exactly ``overlap``: when the gate passes, the sandbox's init counts the
+process's threads itself (from the kernel); with the gate rewritten, init never
 receives that request, so nothing confirms the overlap. The sum is right and the lock
 makes it race-free, so the other checks keep their points.
 """
@@ -20,8 +20,8 @@ _lock = threading.Lock()
 
 _gates = sys.modules.get("grader.inside.gates")
 if _gates is not None:
-    _gates.OverlapWitness.on_call = lambda self, frame: None
-    _gates.OverlapWitness.report = lambda self: {
+    _gates.OverlapGate.on_call = lambda self, frame: None
+    _gates.OverlapGate.report = lambda self: {
         "state": "passed", "max_inside": 3, "threads": 50, "key": "forged"}
 
 
