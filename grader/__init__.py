@@ -6,7 +6,7 @@
   server);
 * :mod:`grader.checks`: the students' pytest process (verdicts, explanations, the pytest
   plugin that records points), running the hidden suites in :mod:`grader.suites`;
-* :mod:`grader.report`: results.json, grades.csv, feedback, summaries;
+* :mod:`grader.reports`: results.json, grades.csv, feedback, summaries;
 * :mod:`grader.integrations`: Gradescope, GitHub Classroom, nbgrader;
 * :mod:`grader.sandbox`: the trust boundary (runs untrusted code);
 * :mod:`grader.inside`: runs *inside* a sandbox process, next to student code. Nothing

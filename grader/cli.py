@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader import report, sandbox, settings
+from grader import reports, sandbox, settings
 from grader.assignments import ASSIGNMENTS
 from grader.grading import Admission, grade, require_sandbox, weak_sandbox_warning
 
@@ -92,7 +92,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         folders, students = _submissions(args.submissions), None
     require_sandbox(args.allow_weak_sandbox, _private_folders(folders, Path(args.out)))
     results = grade(assignment, folders, Path(args.out), args.jobs, args.quiet, students)
-    print(report.table(assignment.name, results, weak_sandbox_warning()))
+    print(reports.table(assignment.name, results, weak_sandbox_warning()))
     print(f"\nwrote {Path(args.out) / 'grades.csv'} and one results.json per student")
     return 2 if any(r.kit_errors for r in results) else 0
 
@@ -114,7 +114,7 @@ def cmd_example(args: argparse.Namespace) -> int:
         folder = EXAMPLES / name
         subs = sorted(p for p in folder.iterdir() if p.is_dir())
         results = grade(assignment, subs, out / name, args.jobs, args.quiet)
-        print(report.table(name, results, weak_sandbox_warning()))
+        print(reports.table(name, results, weak_sandbox_warning()))
         print()
         broken |= any(r.kit_errors for r in results)
     print(f"reports written under {out}/<assignment>/")
@@ -169,14 +169,14 @@ def cmd_export_classroom(args: argparse.Namespace) -> int:
 
 def cmd_verdict(args: argparse.Namespace) -> int:
     try:
-        test = report.find_test(json.loads(Path(args.results).read_text()), args.check)
+        test = reports.find_test(json.loads(Path(args.results).read_text()), args.check)
     except (OSError, ValueError, AttributeError):
         test = None
     if test is None:
         print(f"no check {args.check!r} in {args.results}: the grading step failed "
               f"(see its log)")
         return 2
-    print(report.test_line(test))
+    print(reports.test_line(test))
     if test["status"] != "passed":
         print(test["output"])
         return 1

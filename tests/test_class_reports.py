@@ -18,7 +18,7 @@ from helpers import ROOT, copy_as, grade, processes_with
 sys.path.insert(0, str(ROOT))
 
 from grader.grading import Progress  # noqa: E402
-from grader.report import StudentResult  # noqa: E402
+from grader.reports import StudentResult  # noqa: E402
 
 A = "thread_counter"
 SOLUTION = ROOT / "solutions" / A / "counter.py"

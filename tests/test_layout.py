@@ -96,7 +96,7 @@ def test_inside_imports_nothing_of_the_grader_outside_itself():
 
 
 SUBPACKAGES = ("grader.sandbox", "grader.inside", "grader.grading", "grader.checks",
-               "grader.integrations")
+               "grader.reports", "grader.integrations")
 # What other parts of the grader may import of the sandbox (its __init__ and the pool).
 SANDBOX_PUBLIC = {"grader.sandbox", "grader.sandbox.pool"}
 

@@ -1,7 +1,7 @@
 """Student text cannot restructure a report: explanations, thread names, file names and
 student ids reach feedback.md/.html, summary.md/.html, grades.csv and the score table as
 text only (no heading, link, HTML or terminal escape of theirs). Plain unit tests of
-grader.report, no sandbox."""
+grader.reports, no sandbox."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from helpers import ROOT
 
 sys.path.insert(0, str(ROOT))
 
-from grader import report  # noqa: E402
-from grader.report import StudentResult  # noqa: E402
+from grader import reports  # noqa: E402
+from grader.reports import StudentResult  # noqa: E402
 
 pytestmark = pytest.mark.fast  # (no sandbox: the fast layer)
 
@@ -85,10 +85,10 @@ def _fences(md: str) -> tuple[list[str], list[list[str]]]:
 def _write_all(tmp_path, results: list[StudentResult]) -> dict[str, str]:
     """Every report of ``results``, each file checked to be UTF-8: path -> text."""
     for r in results:
-        report.write_student(tmp_path, r, "header")
-        report.write_feedback(tmp_path, A, r)
-    report.write_csv(tmp_path, results)
-    report.write_summary(tmp_path, A, results, "")
+        reports.write_student(tmp_path, r, "header")
+        reports.write_feedback(tmp_path, A, r)
+    reports.write_csv(tmp_path, results)
+    reports.write_summary(tmp_path, A, results, "")
     return {str(p.relative_to(tmp_path)): p.read_bytes().decode("utf-8")
             for p in sorted(tmp_path.rglob("*")) if p.is_file()}
 
@@ -136,7 +136,7 @@ def test_no_escape_or_control_character_in_any_report(tmp_path):
         if name.endswith(".csv"):
             text = text.replace("\r\n", "\n")  # the csv module's line ends (RFC 4180)
         assert not CONTROL.findall(text), (name, CONTROL.findall(text))
-    table = report.table(A, results)
+    table = reports.table(A, results)
     assert not CONTROL.findall(table)
     # One line per student, each its own row: a newline or CR in an id breaks none.
     assert len(table.splitlines()) == 2 + len(results)
@@ -180,16 +180,16 @@ def test_awkward_student_ids_are_written_and_escaped(tmp_path):
     assert "[x](" not in summary
     assert files["[x](http:evil) #/kit_error.txt"] == "boom\n"  # (for the instructor)
     assert f"\n{shown},2,4,0,2\r\n" in files["grades.csv"]
-    table = report.table(A, results)
+    table = reports.table(A, results)
     table.encode("utf-8")
     assert f"  {shown}  " in table and "  # Bob <b>  " in table
 
 
 @pytest.mark.timeout(30)
 def test_md_fence_is_longer_than_any_backtick_run():
-    assert report.md_fence("plain") == "```text\nplain\n```"
-    assert report.md_fence("a ``` b") == "````text\na ``` b\n````"
-    block = report.md_fence("x\n`````\n` y ``")
+    assert reports.md_fence("plain") == "```text\nplain\n```"
+    assert reports.md_fence("a ``` b") == "````text\na ``` b\n````"
+    block = reports.md_fence("x\n`````\n` y ``")
     assert block.startswith("``````text\n") and block.endswith("\n``````")
     outside, blocks = _fences(block + "\n# after")
     assert blocks == [["x", "`````", "` y ``"]] and outside == ["# after"]
@@ -197,7 +197,7 @@ def test_md_fence_is_longer_than_any_backtick_run():
 
 @pytest.mark.timeout(30)
 def test_clean_removes_escapes_and_control_characters():
-    c = report.clean
+    c = reports.clean
     assert c("\x1b[31mred\x1b[0m") == "red"
     assert c("\x1b]0;title\x07a\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\") == "alink"
     assert c("\x1b(Ba\x1b=b\x1bPq#0\x1b\\c\x9b1;2Hd") == "abcd"
@@ -217,10 +217,10 @@ def test_clean_removes_escapes_and_control_characters():
                                   "2) item", "===", "  > quote", "`code`", "a_b*c*~~d~~",
                                   "&lt;", "x\n# y", "\x1b[1mbold"])
 def test_md_inline_escapes_what_has_a_meaning(text):
-    safe = report.md_inline(text)
+    safe = reports.md_inline(text)
     assert "\n" not in safe and not CONTROL.findall(safe)
     # Unescaped, it is the text itself (cleaned, on one line).
-    assert re.sub(r"\\(.)", r"\1", safe) == report.clean(text, one_line=True).lstrip()
+    assert re.sub(r"\\(.)", r"\1", safe) == reports.clean(text, one_line=True).lstrip()
     # Nothing with a meaning is left unescaped, and it cannot start a block.
     assert not re.search(r"(?<!\\)[`*_\[\]<>#!|~&$]", safe), safe
     assert not re.match(r"[-+=>:#*]|\d+[.)]", safe), safe
@@ -233,7 +233,7 @@ def test_an_id_a_spreadsheet_would_run_as_a_formula_is_text_in_grades_csv(tmp_pa
     import csv
 
     evil = '=HYPERLINK("http://evil","x")'
-    report.write_csv(tmp_path, [_result(evil), _result("@SUM(1)"), _result("ann")])
+    reports.write_csv(tmp_path, [_result(evil), _result("@SUM(1)"), _result("ann")])
     with open(tmp_path / "grades.csv", newline="", encoding="utf-8") as f:
         rows = {row["student"] for row in csv.DictReader(f)}
     assert rows == {"'" + evil, "'@SUM(1)", "ann"}

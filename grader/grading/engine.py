@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from grader import report, sandbox, settings
+from grader import reports, sandbox, settings
 from grader.assignments import SUITES, Assignment
 from grader.grading import warm
 from grader.grading.admission import Admission
@@ -47,7 +47,7 @@ def pytest_env(run_token: str, pool_env: dict[str, str]) -> dict[str, str]:
 def grade_one(assignment: Assignment, submission: Path, run_token: str,
               pool_env: dict[str, str] | None = None,
               student: str | None = None,
-              warm_pytest: warm.WarmPytest | None = None) -> report.StudentResult:
+              warm_pytest: warm.WarmPytest | None = None) -> reports.StudentResult:
     """Run the hidden suite on one student's folder; never raises for the student's code.
     ``student`` is the student id (default: the folder's name). With ``warm_pytest`` (whose
     environment must be :func:`_pytest_env` of the same token and pool), the suite's pytest
@@ -78,7 +78,7 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             checks = []
         if not checks:
             text = log.read_text(errors="replace")[-3000:]
-            return report.StudentResult(student, [], elapsed,
+            return reports.StudentResult(student, [], elapsed,
                                         kit_errors=[f"the hidden suite did not run:\n{text}"])
         taken, left_out = sandbox.submission_files(submission)
         notes = list(left_out)
@@ -87,7 +87,7 @@ def grade_one(assignment: Assignment, submission: Path, run_token: str,
             notes.insert(0, f"No {assignment.filename} in the submission"
                          + (f" (found: {', '.join(found)})." if found else "."))
         note = " ".join(notes)
-        return report.StudentResult(student, checks, elapsed, note=note)
+        return reports.StudentResult(student, checks, elapsed, note=note)
 
 
 def _cold_pytest(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
@@ -102,7 +102,7 @@ def _cold_pytest(cmd: list[str], cwd: Path, log: Path, env: dict[str, str]) -> N
 
 
 def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int | str,
-          quiet: bool = False, students: list[str] | None = None) -> list[report.StudentResult]:
+          quiet: bool = False, students: list[str] | None = None) -> list[reports.StudentResult]:
     """Grade every submission and write the reports into ``out``: ``jobs`` students at a
     time, or ``"auto"`` (see :class:`Admission`). ``students``: their ids, in the same
     order (default: the folders' names)."""
@@ -118,7 +118,7 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
               f"sandbox processes ({isolation_words()}).")
     if warning:
         header = f"{warning}\n{header}"
-    results: list[report.StudentResult] = []
+    results: list[reports.StudentResult] = []
     total = len(submissions)
     # Warm sandboxes shared by all students' suites (each suite runs up to KIT_SANDBOXES
     # checks at once); see grader.sandbox.pool.
@@ -147,8 +147,8 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
                 for future in finished:
                     result = future.result()
                     results.append(result)
-                    report.write_student(out, result, header)
-                    report.write_feedback(out, assignment.name, result)
+                    reports.write_student(out, result, header)
+                    reports.write_feedback(out, assignment.name, result)
                     progress.done(result)
         progress.close()
     finally:
@@ -158,6 +158,6 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
             warm_pool.close()
         sandbox.kill_marked("KIT_RUN_TOKEN", run_token)
         shutil.rmtree(home, ignore_errors=True)
-    report.write_csv(out, results)
-    report.write_summary(out, assignment.name, results, warning)
+    reports.write_csv(out, results)
+    reports.write_summary(out, assignment.name, results, warning)
     return results

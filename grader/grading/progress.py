@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from grader import report
+from grader import reports
 
 
 class Progress:
@@ -19,17 +19,17 @@ class Progress:
         self.count = self.lost = self.errors = 0
         self.started = time.monotonic()
 
-    def done(self, result: report.StudentResult) -> None:
+    def done(self, result: reports.StudentResult) -> None:
         self.count += 1
         self.errors += bool(result.kit_errors)
         self.lost += bool(not result.kit_errors and result.score < result.max_score)
         if self.quiet:
             return
-        status = (report.fraction(result.score, result.max_score) if not result.kit_errors
-                  else f"KIT ERROR, see {report.ERROR_FILE} in its folder")
+        status = (reports.fraction(result.score, result.max_score) if not result.kit_errors
+                  else f"KIT ERROR, see {reports.ERROR_FILE} in its folder")
         if not self.tty:
             print(f"[{self.count}/{self.total}] {self.name} "
-                  f"{report.clean(result.student, one_line=True)}: {status} "
+                  f"{reports.clean(result.student, one_line=True)}: {status} "
                   f"({result.execution_time:.1f} s)", file=self.stream, flush=True)
             return
         spent = time.monotonic() - self.started

@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from grader.report import find_test, test_line
+from grader.reports import find_test, test_line
 
 KIT = Path(__file__).resolve().parent.parent.parent
 _graded: dict[tuple[str, str], dict[str, Any]] = {}

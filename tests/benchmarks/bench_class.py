@@ -22,7 +22,7 @@ Printed per assignment:
 * the speed-up of ``--jobs 2`` over ``--jobs 1`` (goal: at least 1.8 on 2 cores);
 * the grader's overhead over the time the checks take by design: the class's wall time
   with ``--jobs 1`` divided by the sum, over its students, of the time during which the
-  student's code ran under some check (:attr:`grader.report.StudentResult.busy`: the union
+  student's code ran under some check (:attr:`grader.reports.StudentResult.busy`: the union
   of the runs' spans, each from the import of the module to the end of the scenario, on
   the machine's clock; that is where the grader's injected sleeps, barriers and deadlines
   are spent). Goal: at most 1.5. With ``--jobs 2`` the same ratio is shown for
