@@ -54,12 +54,17 @@ def _nbgrader_submissions(course: str, assignment: str) -> tuple[list[Path], lis
         raise _usage_error(f"{root / 'submitted'} is not a folder: give the nbgrader course "
                            f"folder (the one holding nbgrader_config.py), after `nbgrader "
                            f"collect {assignment}`")
-    folders = sorted(p.resolve() for p in (root / "submitted").glob(f"*/{assignment}")
-                     if p.is_dir())
-    if not folders:
+    found = sorted(p for p in (root / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    if not found:
         raise _usage_error(f"no submissions of {assignment!r} under "
                            f"{root / 'submitted'}/<student>/{assignment}/")
-    return folders, [p.parent.name for p in folders]
+    for path in found:
+        link = next((p for p in (path.parent, path) if p.is_symlink()), None)
+        if link is not None:
+            raise _usage_error(f"{link} is a symbolic link, not a submission: it would be "
+                               f"graded as the folder it points to (another student's?)")
+    # The student id is the folder's own name (links refused above: no target's name).
+    return [Path(os.path.abspath(p)) for p in found], [p.parent.name for p in found]
 
 
 def _class_submissions(folder: str) -> list[Path]:

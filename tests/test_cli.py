@@ -85,6 +85,25 @@ def test_a_linked_student_folder_is_refused(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.fast
+def test_a_linked_nbgrader_submission_is_refused(tmp_path):
+    """The same in an nbgrader course's submitted/ folder: a student folder (or its
+    assignment folder) that is a link is refused, not graded under another's name."""
+    course = tmp_path / "course"
+    ann = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py",
+                  course / "submitted" / "ann", "thread_counter")
+    (course / "submitted" / "bob").symlink_to(ann.parent)
+    (course / "submitted" / "cy").mkdir()
+    (course / "submitted" / "cy" / "thread_counter").symlink_to(ann)
+    for link in (course / "submitted" / "bob", course / "submitted" / "cy" / "thread_counter"):
+        done = cli("grade", "thread_counter", "--nbgrader", str(course), "--out",
+                   str(tmp_path / "o"))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"{link} is a symbolic link" in done.stderr, done.stderr
+        assert not (tmp_path / "o").exists()
+        link.unlink()  # (then the next one is met)
+
+
 def test_odd_and_oversized_files_do_not_stop_the_class(tmp_path):
     """A Python file whose name is not UTF-8 and one of 2 MiB: the student is graded on
     the rest and told what was left out; the classmate after them is graded as usual."""
