@@ -211,22 +211,43 @@ CASES = [pytest.param(setup, assignment, id=f"{setup}/{assignment}",
          for setup in SETUPS for assignment in EXPECTED]
 
 
+@pytest.fixture(scope="session")
+def made_setups():
+    """Each setup's grader (its venv, its copy of the kit), made once per test process
+    and shared by the assignments' gradings (a venv with pytest from pip costs seconds);
+    removed when the session ends."""
+    made: dict[str, tuple[Path, dict]] = {}
+
+    def get(setup: str) -> tuple[Path, dict]:
+        if setup not in made:
+            owner = _nobody() if setup == "nobody_venv" else None
+            base = _private_folder(owner)
+            try:
+                made[setup] = base, SETUPS[setup][0](base)
+            except BaseException:
+                shutil.rmtree(base, ignore_errors=True)
+                raise
+        return made[setup]
+
+    yield get
+    for base, _ in made.values():
+        shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(("setup", "assignment"), CASES)
-def test_attacks_in_setup(setup, assignment):
-    make, lacks = SETUPS[setup]
-    why = lacks()
+def test_attacks_in_setup(made_setups, setup, assignment):
+    why = SETUPS[setup][1]()
     if why:
         pytest.skip(f"{setup}: {why}")
     owner = _nobody() if setup == "nobody_venv" else None
-    base = _private_folder(owner)
+    home, made = made_setups(setup)
+    grader = dict(made)
+    level = grader.pop("level")
+    work = Path(tempfile.mkdtemp(prefix=f"work-{assignment}-", dir=home))
+    if owner:
+        os.chown(work, *owner)
     try:
-        grader = make(base)
-        level = grader.pop("level")
-        work = base / "work"
-        work.mkdir()
-        if owner:
-            os.chown(work, *owner)
         with readable_kit(exclusive=False) if setup == "docker_like" \
                 else contextlib.nullcontext():
             g = grade_class(assignment, work, bombs=True, **grader)
@@ -243,7 +264,7 @@ def test_attacks_in_setup(setup, assignment):
         assert not failures, "\n".join(failures)
         check_harmless(g)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _docker_like_works() -> str:
