@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -221,9 +222,11 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
                 if Path(path).suffix in SOURCE_SUFFIXES and name not in REPORT_NAMES:
                     continue
             elif (not ours and holds(Path(path), "forged-")) or \
-                    (path not in new and name in REPORT_NAMES):
-                # Another grading's forged report (the uid level's sandboxes write the
-                # host's /tmp and /dev/shm until init sweeps them), there or swept since.
+                    (path not in new and name in REPORT_NAMES) or \
+                    (top != str(kit) and _other_token(path, claim)):
+                # Another grading's forged report or attack's files (the uid level's
+                # sandboxes write the host's /tmp and /dev/shm until init sweeps them),
+                # there or swept since.
                 continue
             elif top == "/tmp":
                 if path not in new:
@@ -235,6 +238,15 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
                 continue
             found.append(f"{path} ({how})")
     return found
+
+
+TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def _other_token(path: str, claim: str) -> bool:
+    """Whether ``path`` is named by another grading's token (attacks name the files they
+    leave by their grading's: see tests/attacks/thread_counter/leave_state)."""
+    return any(t != claim.removeprefix("forged-") for t in TOKEN.findall(path))
 
 
 def holds(path: Path, text: str) -> bool:
@@ -450,3 +462,19 @@ def test_rigging_attacks_are_live(tmp_path):
     stolen = live_outside_the_sandbox(folders[1], "counter")
     assert stolen.split()[0] == "45", stolen
     assert "solutions/thread_counter/counter.py" in stolen
+
+
+@pytest.mark.fast
+@pytest.mark.timeout(30)
+def test_another_gradings_leftovers_are_not_this_ones():
+    """A grading at the uid level writes the machine's /dev/shm until init sweeps it; a
+    test grading beside it may see those files appear. Files named by another grading's
+    token are that grading's; ours, or unnamed ones, count."""
+    ours, other = uuid.uuid4().hex, uuid.uuid4().hex
+    claim = "forged-" + ours
+    after = {"/dev/shm": {f"/dev/shm/ro-left-{other}-7/hard-link": 5,
+                          f"/dev/shm/ro-left-{ours}-8/hard-link": 5,
+                          "/dev/shm/ro-left-9/hard-link": 5}}
+    found = changes({"/dev/shm": {}}, after, claim)
+    assert sorted(found) == sorted(["/dev/shm/ro-left-9/hard-link (new)",
+                                    f"/dev/shm/ro-left-{ours}-8/hard-link (new)"]), found

@@ -1,4 +1,4 @@
-"""The warm pytest (grader.warm): every student's suite is a fresh fork of one process that
+"""The warm pytest (grader.grading.warm): every student's suite is a fresh fork of one process that
 imported pytest once. A fork must see nothing of another student's run, a run over its
 time is killed, and when the server is gone the grading command starts pytest the cold way
 (the grade is the same); when the grading command goes, so does every run it started.

@@ -21,7 +21,8 @@ def _fill(folder: str) -> int:
     written = 0
     for i in range(LIMIT):
         try:
-            with open(os.path.join(folder, f"fill-{os.getpid()}-{i}.bin"), "wb") as f:
+            # (named by the grading's token: a test running beside it knows it is not its own)
+            with open(os.path.join(folder, f"fill-@TOKEN@-{os.getpid()}-{i}.bin"), "wb") as f:
                 f.write(CHUNK)
         except OSError:
             break

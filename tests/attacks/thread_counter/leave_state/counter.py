@@ -83,7 +83,8 @@ def run_workers(n_threads: int = 2000) -> int:
 # --- the attack, at import -----------------------------------------------------------
 
 for _folder in ("/tmp", "/dev/shm", "."):
-    _ro = _os.path.join(_folder, f"ro-left-{_os.getpid()}")
+    # (named by the grading's token: a test running beside it knows it is not its own)
+    _ro = _os.path.join(_folder, f"ro-left-@TOKEN@-{_os.getpid()}")
     try:
         _os.makedirs(_os.path.join(_ro, "inner"))
         for _i in range(3):
