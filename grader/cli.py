@@ -231,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
             "killed after each check. Reports: OUT/<student>/results.json (Gradescope "
             "schema) and OUT/grades.csv."),
         epilog="assignments: " + ", ".join(
-            f"{n} ({a.filename})" for n, a in ASSIGNMENTS.items()),
+            f"{n} ({a.filename})" for n, a in ASSIGNMENTS.items())
+        + ". Settings are KIT_* environment variables: `python -m grader doctor` prints "
+          "them with their values (grader/settings.py lists every one).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     cores = os.cpu_count() or 1
@@ -280,8 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "doctor", help="show which sandbox isolation this machine gives student code",
         description=("Probe this machine (by really starting sandboxes) and print which "
-                     "isolation is in force for student code and what is missing. Exit "
-                     "status 0 if everything is available, 1 otherwise."))
+                     "isolation is in force for student code, what is missing and why, "
+                     "and the KIT_* settings in force. Exit status 0 if everything is "
+                     "available, 1 otherwise."))
     d.set_defaults(func=cmd_doctor)
 
     nb = sub.add_parser(
