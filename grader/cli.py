@@ -16,7 +16,9 @@ from pathlib import Path
 
 from grader import reports, sandbox, settings
 from grader.assignments import ASSIGNMENTS
-from grader.grading import Admission, grade, require_sandbox, weak_sandbox_warning
+from grader.grading.admission import Admission
+from grader.grading.engine import grade
+from grader.grading.trust import require_sandbox, weak_sandbox_warning
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

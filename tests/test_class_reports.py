@@ -17,7 +17,7 @@ from helpers import ROOT, copy_as, grade, processes_with
 
 sys.path.insert(0, str(ROOT))
 
-from grader.grading import Progress  # noqa: E402
+from grader.grading.progress import Progress  # noqa: E402
 from grader.reports import StudentResult  # noqa: E402
 
 A = "thread_counter"

@@ -188,7 +188,7 @@ class Clock:
 @pytest.mark.fast
 def test_fixed_jobs_start_exactly_that_many():
     sys.path.insert(0, str(ROOT))
-    from grader.grading import Admission
+    from grader.grading.admission import Admission
 
     fixed = Admission(3)
     assert [fixed.may_start(n) for n in range(5)] == [True, True, True, False, False]

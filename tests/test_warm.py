@@ -1,5 +1,5 @@
-"""The warm pytest (grader.grading.warm): every student's suite is a fresh fork of one process that
-imported pytest once. A fork must see nothing of another student's run, a run over its
+"""The warm pytest (grader.grading.warm): every student's suite is a fresh fork of one
+process that imported pytest once. A fork must see nothing of another student's run, a run over its
 time is killed, and when the server is gone the grading command starts pytest the cold way
 (the grade is the same); when the grading command goes, so does every run it started.
 """
@@ -32,6 +32,19 @@ import time
 def test_sleeps():
     time.sleep(120)
 """
+
+
+@pytest.mark.fast
+@pytest.mark.timeout(60)
+def test_the_server_starts_and_ends_quietly(tmp_path):
+    """Started as the grading command starts it, with nothing to do: it exits 0 and writes
+    nothing on stderr, which the instructor's terminal shares (runpy warns there if the
+    package imported the server's module before running it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "grader.grading.warm"], cwd=tmp_path,
+                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=50)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == "", done
 
 
 @pytest.fixture

@@ -13,12 +13,8 @@
 The students' code never runs here: each suite runs it in sandboxes
 (:mod:`grader.sandbox`), through the class's pool of warm sandboxes that :func:`grade`
 starts.
+
+The package imports none of them itself: the warm server runs as ``python -m
+grader.grading.warm`` and must not have imported its own module (through the engine)
+before it runs.
 """
-
-from grader.grading.admission import Admission, machine_cpu
-from grader.grading.engine import STUDENT_TIMEOUT, grade, grade_one, pytest_env
-from grader.grading.progress import Progress
-from grader.grading.trust import require_sandbox, weak_sandbox_warning
-
-__all__ = ["STUDENT_TIMEOUT", "Admission", "Progress", "grade", "grade_one", "machine_cpu",
-           "pytest_env", "require_sandbox", "weak_sandbox_warning"]
