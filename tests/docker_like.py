@@ -1,11 +1,15 @@
 """Run a command as Docker's defaults would: ``python tests/docker_like.py [--hide PATH]...
--- CMD...``.
+[--shared-hidden] [--keep PATH]... -- CMD...``.
 
 For the kit's own tests of the sandbox where namespaces are refused (the Gradescope
 autograder, many CI runners). Before executing ``CMD`` it
 
 * hides each ``PATH`` given with ``--hide`` under an empty tmpfs, in a mount namespace of
   its own (a container's files do not include the machine's checkouts of the kit);
+  with ``--shared-hidden`` also every folder in the machine's shared places (/tmp,
+  /var/tmp, /home, /srv, /opt, /mnt, /media) that other users may enter, but those that
+  hold a ``--keep PATH``: a CI runner may keep further checkouts of the kit there (its
+  source before the clone, say), which a container would not have either;
 
 * drops from the capability bounding set every capability that Docker's default set
   leaves out (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_RESOURCE, ...), so that even root
@@ -74,6 +78,33 @@ def program() -> bytes:
     ])
 
 
+SHARED = ("/tmp", "/var/tmp", "/home", "/srv", "/opt", "/mnt", "/media")
+
+
+def shared_folders(keep: list[str]) -> list[str]:
+    """The folders in :data:`SHARED` that other users may enter, but ``keep``'s own and
+    their parents (each kept path must stay reachable)."""
+    kept = {os.path.realpath(k) for k in keep}
+    found = []
+    for top in SHARED:
+        try:
+            names = os.listdir(top)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(top, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not (os.path.isdir(path) and not os.path.islink(path) and st.st_mode & 0o001):
+                continue
+            if any(k == path or k.startswith(path + "/") for k in kept):
+                continue
+            found.append(path)
+    return found
+
+
 def hide(paths: list[str]) -> None:
     """A mount namespace of its own in which ``paths`` are empty (before the filter)."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -81,7 +112,7 @@ def hide(paths: list[str]) -> None:
         raise OSError(ctypes.get_errno(), "unshare")
     if libc.mount(b"none", b"/", None, ctypes.c_ulong(16384 | (1 << 18)), None) != 0:
         raise OSError(ctypes.get_errno(), "mount --make-rprivate /")  # (MS_REC|MS_PRIVATE)
-    for path in paths:
+    for path in dict.fromkeys(paths):
         if libc.mount(b"tmpfs", path.encode(), b"tmpfs", ctypes.c_ulong(0),
                       b"size=1m,mode=755") != 0:
             raise OSError(ctypes.get_errno(), f"mount tmpfs on {path}")
@@ -109,10 +140,15 @@ def install() -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    hidden = []
-    while args[:1] == ["--hide"]:
-        hidden.append(args[1])
+    hidden, keep, shared = [], [], False
+    while args[:1] in (["--hide"], ["--keep"], ["--shared-hidden"]):
+        if args[0] == "--shared-hidden":
+            shared, args = True, args[1:]
+            continue
+        (hidden if args[0] == "--hide" else keep).append(args[1])
         args = args[2:]
+    if shared:
+        hidden += shared_folders(keep)
     if args[:1] == ["--"]:
         args = args[1:]
     if hidden:

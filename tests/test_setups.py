@@ -177,15 +177,18 @@ def _hidden_in_container() -> list[str]:
     return [p for p in found if not any(p.startswith(q + "/") for q in found)]
 
 
-def docker_like(base: Path) -> dict:
+def docker_like(base: Path, keep: tuple[Path, ...] = ()) -> dict:
     """Root where namespaces are refused, the kit and a venv over the system Python in a
-    folder only root may read (``base`` is 0700)."""
+    folder only root may read (``base`` is 0700); every other folder in /tmp and the like
+    that other users may enter is hidden (a CI runner may keep a checkout of the kit
+    there), but ``keep``."""
     kit = _copy_kit(base)
     wrapper = base / "docker_like.py"
     shutil.copyfile(ROOT / "tests" / "docker_like.py", wrapper)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LANG": "C.UTF-8"}
     python = _system_venv(base, env)
     hide = [a for p in _hidden_in_container() for a in ("--hide", p)]
+    hide += ["--shared-hidden", *(a for p in keep for a in ("--keep", str(p)))]
     return {"launch": (sys.executable, str(wrapper), *hide, "--", str(python)), "kit": kit,
             "env": env, "level": "own uid per sandbox; the grader's files hidden by file "
                                  "permissions"}
@@ -261,10 +264,28 @@ def test_attacks_in_setup(made_setups, setup, assignment):
                 check_attack(g, assignment, attack, LEVEL_EXPECTED.get((setup, attack)))
             except AssertionError as exc:
                 failures.append(f"{attack}: {str(exc)[:1500]}")
+                if attack == "steal_hidden_tests":
+                    failures.append(f"copies of the kit other users may read: "
+                                    f"{_readable_copies()}")
         assert not failures, "\n".join(failures)
         check_harmless(g)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _readable_copies(budget: float = 10.0) -> list[str]:
+    """Where another uid might find hidden suites (what steal_hidden_tests looks for):
+    a failure's clue, found within ``budget`` seconds."""
+    import time
+    end, found = time.monotonic() + budget, []
+    for folder, dirs, _files in os.walk("/"):
+        if time.monotonic() > end:
+            break
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys")
+                   and os.stat(os.path.join(folder, d), follow_symlinks=False).st_mode & 0o005]
+        if os.path.basename(folder) == "suites":
+            found.append(folder)
+    return found
 
 
 def _docker_like_works() -> str:
@@ -346,7 +367,7 @@ def test_the_uid_level_refuses_a_readable_class_and_grades_gradescope_bundles():
     base = _private_folder()
     readable = _private_folder()
     try:
-        grader = docker_like(base)
+        grader = docker_like(base, keep=(readable,))
         os.chmod(readable, 0o755)
         for name in ("alice", "bob"):
             (readable / "class" / name).mkdir(parents=True)
