@@ -117,3 +117,28 @@ def test_what_the_trusted_side_holds_for_one_check_is_bounded(tmp_path, kind):
     grown, oversized = done.stdout.split(" ", 1)
     assert oversized.strip() == ""  # (just within the bounds: everything was parsed)
     assert int(grown) < MEMORY_BOUND, int(grown) / 2**20
+
+
+def test_a_submission_enters_the_sandbox_within_its_bounds(tmp_path):
+    """What sandboxes get of a submission (grader.sandbox.runs.submission_files): its
+    top-level Python files, at most FILES_LIMIT of them and TOTAL_LIMIT bytes together,
+    in name order; the student is told of each one left out (the launcher's copy on a
+    tmpfs has room for exactly that)."""
+    from grader.sandbox.runs import FILE_LIMIT, FILES_LIMIT, TOTAL_LIMIT, submission_files
+
+    for i in range(FILES_LIMIT + 5):
+        (tmp_path / f"m{i:03d}.py").write_text("X = 1\n")
+    (tmp_path / "notes.txt").write_text("not Python")
+    files, left_out = submission_files(tmp_path)
+    assert [p.name for p in files] == [f"m{i:03d}.py" for i in range(FILES_LIMIT)]
+    assert left_out == [f"m{i:03d}.py was left out: a submission may have {FILES_LIMIT} "
+                        f"Python files." for i in range(FILES_LIMIT, FILES_LIMIT + 5)]
+    for old in tmp_path.iterdir():
+        old.unlink()
+    for name in "abcde":
+        (tmp_path / f"{name}.py").write_bytes(b"#" * FILE_LIMIT)
+    files, left_out = submission_files(tmp_path)
+    assert sum(p.stat().st_size for p in files) <= TOTAL_LIMIT
+    assert [p.name for p in files] == ["a.py", "b.py", "c.py", "d.py"]
+    assert left_out == [f"e.py ({FILE_LIMIT:,} bytes) was left out: a submission's Python "
+                        f"files may have 1 MiB each, 4 MiB in all."]

@@ -106,11 +106,14 @@ def test_a_linked_nbgrader_submission_is_refused(tmp_path):
 
 
 def test_odd_and_oversized_files_do_not_stop_the_class(tmp_path):
-    """A Python file whose name is not UTF-8 and one of 2 MiB: the student is graded on
-    the rest and told what was left out; the classmate after them is graded as usual."""
+    """A Python file whose name is not UTF-8, one of 2 MiB and 250 small ones: the student
+    is graded on the rest and told what was left out; the classmate after them is graded
+    as usual."""
     klass = tmp_path / "class"
     ann = copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", klass, "ann")
     (ann / "big.py").write_text("# " + "x" * (2 << 20) + "\n")
+    for i in range(250):
+        (ann / f"part{i:03d}.py").write_text(f"PART = {i}\n")
     with open(bytes(ann) + b"/caf\xe9.py", "w") as f:
         f.write("X = 1\n")
     copy_as(ROOT / "solutions" / "thread_counter" / "counter.py", klass, "bob")
@@ -121,6 +124,8 @@ def test_odd_and_oversized_files_do_not_stop_the_class(tmp_path):
                for s in ("ann", "bob")}
     assert all(r["score"] == r["max_score"] == 10 for r in results.values()), results
     assert "big.py (2,097,155 bytes) was left out" in results["ann"]["output"]
+    assert "part249.py was left out: a submission may have 200 Python files" in \
+        results["ann"]["output"]
     assert [r["student"] for r in read_csv(tmp_path / "o" / "grades.csv")] == ["ann", "bob"]
 
 

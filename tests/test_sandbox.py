@@ -799,9 +799,9 @@ def run_workers(n_threads=2000):
 @pytest.mark.timeout(120)
 def test_no_host_path_of_the_kit_or_the_plan_shows_inside(tmp_path):
     """Init's command line (the launcher's path, the plan's) is overwritten, and the
-    grader's files come from a copy: neither /proc/1/cmdline nor the mount table names
-    the kit's folder or the scratch folder's plan; PATH names the interpreter's folder
-    and the system's, not the instructor's."""
+    grader's files come from copies on tmpfs: neither /proc/1/cmdline nor the mount table
+    names the kit's folder, a scratch folder or its plan; PATH names the interpreter's
+    folder and the system's, not the instructor's."""
     if not sandbox.isolation().root:
         pytest.skip("no private root here (see python -m grader doctor)")
     sub = student(tmp_path, WHERE)
@@ -814,6 +814,13 @@ def test_no_host_path_of_the_kit_or_the_plan_shows_inside(tmp_path):
                                "/usr/bin", "/bin"], path
     for text in (cmdline, mounts, parent):
         assert str(ROOT) not in text and "/plan" not in text, text
+    # The grader's folders reach the sandbox as copies on a tmpfs of their own: no mount
+    # names a scratch folder (a bind mount's entry shows its source's path).
+    import tempfile
+    for line in mounts.splitlines():
+        source_path = line.split()[3]
+        assert not source_path.startswith(tempfile.gettempdir() + "/"), line
+        assert "kit-" not in line, line
 
 
 @pytest.mark.timeout(30)

@@ -349,7 +349,7 @@ def _probe(iso: Isolation, scratch: Path, args: list[str],
             iso, scratch, argv=[sandbox_python(), "-I", "-S", *args],
             env={"PATH": "/usr/bin:/bin"}, cwd="/", wall=wall,
             uid=slot.uid if slot else None, cgroups=cg.procs_files() if cg else [],
-            extra_ro=[], files={}, tmpfs=[], copy_out=None)
+            files={}, tmpfs=[], copy_out=None)
         with open(scratch / "stdout", "wb") as out, open(scratch / "stderr", "wb") as err:
             proc = subprocess.Popen(launch_command(plan, scratch), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err)

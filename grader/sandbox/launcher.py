@@ -173,6 +173,43 @@ def bind(source: str, target: str, writable: bool = False) -> None:
     mount(None, target, None, flags | _source_flags(source))
 
 
+COPY_MOUNT = "size=8m,nr_inodes=1024,mode=755"  # (a submission: 4 MiB, 200 files at most)
+
+
+def copy_in(source: str, target: str, stage: str | None) -> None:
+    """Give the sandbox a copy of the grader's folder ``source`` at ``target``, on a tmpfs
+    of its own, read-only: its mount then names no folder of the machine (a bind mount's
+    entry in /proc/self/mountinfo shows its source's path). With ``stage`` the tmpfs is
+    mounted there (outside the sandbox's root, in this mount namespace only) and bound
+    read-only at ``target``: the grader replaces the files through
+    ``/proc/<launcher>/root/<stage>`` (another submission for a warm sandbox)."""
+    where = stage or target
+    os.makedirs(where, mode=0o755, exist_ok=True)
+    mount("tmpfs", where, "tmpfs", MS_NOSUID | MS_NODEV, COPY_MOUNT)
+    copy_tree(source, where)
+    if stage:
+        bind(stage, target)
+    else:
+        mount(None, where, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, COPY_MOUNT)
+
+
+def copy_tree(source: str, dest: str) -> None:
+    """Copy ``source``'s folders and regular files (no links), readable by every uid,
+    with their times (a module's byte code in ``__pycache__`` stays valid only for a
+    source of the same modification time)."""
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        into = os.path.join(dest, os.path.relpath(folder, source))
+        os.makedirs(into, mode=0o755, exist_ok=True)
+        os.chmod(into, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                _copy(path, os.path.join(into, name), 0o644)
+                os.utime(os.path.join(into, name), ns=(st.st_atime_ns, st.st_mtime_ns))
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+
+
 def build_root(spec: dict) -> str:
     """Assemble the sandbox's file system under ``spec["dir"]`` (in this mount namespace)."""
     root = spec["dir"]
@@ -189,6 +226,8 @@ def build_root(spec: dict) -> str:
     for source, dest in spec.get("ro", []):
         if os.path.exists(source) and not os.path.islink(dest):
             bind(source, _inside(root, dest))
+    for source, dest, stage in spec.get("copies", []):
+        copy_in(source, _inside(root, dest), stage)
     for name in DEVICES:
         if os.path.exists(f"/dev/{name}"):
             bind(f"/dev/{name}", _inside(root, f"/dev/{name}"), writable=True)
@@ -233,11 +272,12 @@ def copy_out(source: str, dest: str) -> None:
                 continue
 
 
-def _copy(source: str, dest: str) -> None:
+def _copy(source: str, dest: str, mode: int = 0o600) -> None:
     src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
-        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
+            os.fchmod(out, mode)  # (whatever the umask)
             while True:
                 chunk = os.read(src, 1 << 20)
                 if not chunk:

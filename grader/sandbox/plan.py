@@ -98,11 +98,12 @@ def shared_dirs() -> list[str]:
 
 def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
                cwd: str, wall: float, uid: int | None, cgroups: list[str],
-               extra_ro: list[tuple[str, str]], files: dict[str, str],
+               files: dict[str, str],
                tmpfs: list[tuple[str, str]], copy_out: tuple[str, str] | None,
                rlimits: dict[str, int] | None = None,
                witness: tuple[str, str] | None = None,
-               runner_fds: tuple[int, ...] = ()) -> dict:
+               runner_fds: tuple[int, ...] = (),
+               copies: list[tuple[str, str, str | None]] = ()) -> dict:
     """The plan :mod:`grader.sandbox.launcher` carries out (see there)."""
     plan: dict = {"argv": argv, "env": env, "cwd": cwd, "wall": wall, "uid": uid,
                   "cgroups": cgroups, "namespaces": list(iso.namespaces),
@@ -134,7 +135,6 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
         links = [d for d in SYSTEM_DIRS if os.path.islink(d)]
         ro = [(d, d) for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
         ro += [(d, d) for d in _python_dirs()]
-        ro += [(src, dest) for src, dest in extra_ro]
         owner = f",uid={uid},gid={uid}" if uid is not None else ""
         plan["root"] = {
             "dir": str(root_dir),
@@ -142,6 +142,7 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
             "ro": ro,
             "tmpfs": [("/tmp", "size=64m,mode=1777"), ("/dev/shm", "size=64m,mode=1777"),
                       *[(dest, opts + owner) for dest, opts in tmpfs]],
+            "copies": [list(c) for c in copies],  # (source, dest, stage): copy_in
             "files": files,
             "own_pid_ns": "pid" in iso.namespaces,
             "witness": witness[0] if witness else None,

@@ -15,7 +15,8 @@ Guarantees:
 * the sandbox is the one :mod:`grader.sandbox.detect` finds (see ``python -m grader
   doctor``): in full, a uid of its own (root) or a user namespace of its own (without
   root), mount, PID, network, IPC and UTS namespaces and a private root that holds only
-  the interpreter, the grader's ``inside`` package and the submission (read-only);
+  the interpreter, copies of the grader's ``inside`` package and of the submission
+  (read-only; on tmpfs, so that no mount names a folder of the grader's);
 * a wall-time limit (the check's deadline plus :data:`GRACE`) that the sandbox's init
   enforces, with a backstop here; nothing of the sandbox survives the check (its PID
   namespace, cgroup or subreaper init; an environment token at the weakest level);
@@ -161,6 +162,7 @@ def kill_marked(name: str, value: str) -> None:
 
 FILE_LIMIT = 1 << 20  # one Python file of a submission (the exercises need a few KiB)
 TOTAL_LIMIT = 4 << 20  # all of them together
+FILES_LIMIT = 200  # ... and how many (the launcher's copy has room for them)
 
 
 def submission_files(submission: Path) -> tuple[list[Path], list[str]]:
@@ -179,6 +181,9 @@ def submission_files(submission: Path) -> tuple[list[Path], list[str]]:
         name = path.name.encode("utf-8", "replace").decode()
         if not stat.S_ISREG(st.st_mode):
             left_out.append(f"{name} is not a regular file (a link?): it was left out.")
+        elif len(files) >= FILES_LIMIT:
+            left_out.append(f"{name} was left out: a submission may have {FILES_LIMIT} "
+                            f"Python files.")
         elif st.st_size > FILE_LIMIT or total + st.st_size > TOTAL_LIMIT:
             left_out.append(f"{name} ({st.st_size:,} bytes) was left out: a submission's "
                             f"Python files may have {FILE_LIMIT >> 20} MiB each, "
@@ -289,6 +294,7 @@ class _Jail:
         # the inside package, and its outputs are copied out by init, regular files only).
         self.uid_level = self.iso.permissions and self.uid is not None and not self.iso.root
         if self.iso.root:  # the sandbox sees its own file system (see grader.sandbox.launcher)
+            (scratch / "stage").mkdir(mode=0o700)  # (where the launcher mounts its copy)
             self.where = {"sub": "/sandbox/submission", "out": "/sandbox/out",
                           "work": "/sandbox/work", "main": "/kit/grader/inside/main.py",
                           "spec": "/kit/spec.json"}
@@ -359,8 +365,9 @@ class _Jail:
             plan = build_plan(
                 iso, scratch, argv=argv, env=self.env, cwd=self.where["work"], wall=wall,
                 uid=self.uid, cgroups=self.cgroup.procs_files() if self.cgroup else [],
-                extra_ro=[(str(_inside_copy().parent), "/kit/grader/inside"),
-                          (str(scratch / "submission"), "/sandbox/submission")],
+                copies=[(str(_inside_copy().parent), "/kit/grader/inside", None),
+                        (str(scratch / "submission"), "/sandbox/submission",
+                         str(scratch / "stage"))],
                 files={"/kit/grader/__init__.py": "", **files} if iso.root else {},
                 tmpfs=[("/sandbox/work", "size=64m,mode=700"),
                        ("/sandbox/out", "size=64m,mode=700")],
@@ -385,6 +392,21 @@ class _Jail:
                 stdin=stdin, stdout=out, stderr=err, start_new_session=True,
                 close_fds=True, pass_fds=pass_fds,
             )
+
+    def replace_submission(self, submission: Path) -> None:
+        """Put ``submission``'s files where this sandbox sees them, in place of the last
+        ones. With a private root, that is the launcher's copy (a tmpfs, see
+        :func:`grader.sandbox.launcher.copy_in`), reached through its mount namespace.
+        OSError if it cannot be reached (the caller starts a fresh sandbox then)."""
+        if self.iso.root:
+            if self.proc is None or self.proc.poll() is not None:
+                raise OSError("the sandbox has ended")
+            dest = Path(f"/proc/{self.proc.pid}/root{self.scratch}/stage")
+            if not os.path.ismount(dest):
+                raise OSError(f"{dest} is not the sandbox's copy")
+            copy_submission(submission, dest)
+        else:
+            copy_submission(submission, self.scratch / "submission")
 
     def _reaped_by_init(self) -> bool:
         """The subreaper level: init is the launcher itself, and asked by SIGTERM it kills
@@ -682,17 +704,21 @@ class Session:
     def use(self, submission: Path, module: str) -> None:
         """Serve another submission from the next check on (the class-wide pool,
         :mod:`grader.sandbox.pool`). Called between checks, when the server has killed everything
-        of the previous check and emptied the private folders: the submission's files in
-        the scratch folder are replaced in place (the sandbox has that folder mounted
-        read-only as ``/sandbox/submission``), so nothing of the previous student is left
-        for the next one to see."""
+        of the previous check and emptied the private folders: the files the sandbox
+        sees read-only as ``/sandbox/submission`` are replaced
+        (:meth:`_Jail.replace_submission`), so nothing of the previous student is left
+        for the next one to see. If they cannot be, the sandbox is closed and the next
+        check gets a fresh one."""
         submission = Path(submission)
         self.module = module
         if submission == self.submission:
             return
         self.submission = submission
         if self.jail is not None:
-            copy_submission(submission, self.jail.scratch / "submission")
+            try:
+                self.jail.replace_submission(submission)
+            except OSError:
+                self.close(graceful=False)  # (the next check starts a fresh sandbox)
 
     def _start(self) -> None:
         jail = _Jail(self.submission, self.workdir, self.run_token)
