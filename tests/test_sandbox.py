@@ -847,3 +847,53 @@ def test_init_keeps_no_descriptor_a_caller_passes_along():
         assert _credentials(ancillary, flags) is None
         # Whatever arrived was closed (or never installed): no new descriptor is open.
         assert set(os.listdir("/proc/self/fd")) <= before
+
+
+STUCK_COUNTER = '''
+import threading
+num = 0
+lock = threading.Lock()
+
+def worker(val):
+    global num
+    with lock:
+        with lock:  # (taken twice: a deadlock)
+            num += val
+
+def run_workers(n_threads=2000):
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return num
+'''
+
+BUSY_COUNTER = STUCK_COUNTER.replace("        with lock:  # (taken twice: a deadlock)\n",
+                                     "        while True:\n            pass\n")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("serve", [False, True], ids=["own_sandbox", "session"])
+def test_a_deadlock_ends_the_check_when_seen_and_a_busy_loop_at_its_deadline(tmp_path, serve):
+    """Where the sandbox has its own PID namespace, the watchdog ends a check as soon as
+    every thread of it is seen waiting for good (grader.inside.stalls), long before its
+    deadline, and says so; a busy loop is not a deadlock and runs to its deadline. In a
+    session the server (waiting for its check) is not counted."""
+    if "pid" not in sandbox.isolation().namespaces or not sandbox.isolation().root:
+        pytest.skip("no PID namespace of its own here: the deadline alone decides")
+    stuck = student(tmp_path, STUCK_COUNTER, name="stuck")
+    busy = student(tmp_path, BUSY_COUNTER, name="busy")
+    runs = []
+    for sub, deadline in ((stuck, 60.0), (busy, 3.0)):
+        with sandbox.Session(sub, "counter", serve=serve) as session:
+            runs.append(session.run("counter_plain", params={"sizes": [3]},
+                                    deadline=deadline))
+    stuck_run, busy_run = runs
+    assert stuck_run.status == "timeout", stuck_run
+    assert stuck_run.timeout["deadlock"] is True
+    assert stuck_run.timeout["after"] < 60.0  # (ended by what was seen, not the deadline)
+    assert busy_run.status == "timeout", busy_run
+    assert busy_run.timeout["deadlock"] is False and busy_run.timeout["after"] == 3.0
+    assert "(a deadlock)" in describe(stuck_run, "counter")
+    assert "did not return within 3 s" in describe(busy_run, "counter")

@@ -232,7 +232,12 @@ def describe_stuck(run: Run, module: str) -> str:
     if run.status == "timeout":
         after = run.timeout.get("after") if run.timeout else "?"
         main = main_stack(run)
-        text = f"{prefix}{call} did not return within {after:g} s"
+        if run.timeout and run.timeout.get("deadlock") is True:
+            text = (f"{prefix}{call} never returned: after {after:g} s every thread of its "
+                    f"processes was blocked, each waiting with no time limit for something "
+                    f"only another of them could do, so none could ever go on (a deadlock)")
+        else:
+            text = f"{prefix}{call} did not return within {after:g} s"
         frame = _student_frame(main) if main else None
         if frame:
             inner = main["frames"][-1]

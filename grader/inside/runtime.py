@@ -21,6 +21,8 @@ import threading
 import time
 import traceback
 
+from grader.inside import stalls
+
 TYPE_CHECKING = False  # (importing typing costs every sandbox ~3 ms)
 if TYPE_CHECKING:
     from typing import Any
@@ -242,16 +244,42 @@ def set_deadline(seconds: float) -> None:
         pass
 
 
+# A check stuck for good (grader.inside.stalls) ends at once instead of at its deadline:
+# looked at every STALL_EVERY s once a call has run STALL_GRACE s, and declared after the
+# same stuck picture has held for STALL_SETTLE s.
+STALL_GRACE, STALL_EVERY, STALL_SETTLE = 0.3, 0.1, 0.3
+
+
 def watchdog() -> None:
     # Bound before the student's module is imported: patching time or threading later
     # cannot stop the watchdog.
     monotonic, wait = time.monotonic, _deadline_moved.acquire
+    observer = None
+    if spec.get("observe") and stalls.supported:
+        # Not init (pid 1) nor a session's server (this process's parent), not this thread.
+        observer = stalls.Stalls({1, os.getppid()}, threading.get_native_id(),
+                                 STALL_SETTLE)
+    deadlock = False
     while True:
-        left = _deadline["at"] - monotonic()
+        now = monotonic()
+        left = _deadline["at"] - now
         if left <= 0:
             break
-        wait(timeout=left)
-    result["timeout"] = {"after": _deadline["after"], "stacks": all_stacks(),
+        if observer is None:
+            wait(timeout=left)
+            continue
+        if wait(timeout=min(left, STALL_EVERY)):
+            observer.reset()  # (another call, another deadline)
+            continue
+        now = monotonic()
+        if now - (_deadline["at"] - _deadline["after"]) >= STALL_GRACE \
+                and observer.stuck(now):
+            deadlock = True
+            break
+    after = _deadline["after"]
+    if deadlock:
+        after = round(after - max(0.0, _deadline["at"] - monotonic()), 1)
+    result["timeout"] = {"after": after, "deadlock": deadlock, "stacks": all_stacks(),
                           "children": child_stacks()}
     try:
         write_result()

@@ -346,6 +346,8 @@ class _Jail:
             "params": params,
             "limits": DEFAULT_LIMITS,
             "env": {"KIT_MODULE": module, **(env or {})},
+            # A PID namespace of its own: /proc shows only the check (grader.inside.stalls).
+            "observe": self.iso.root and "pid" in self.iso.namespaces,
         }
 
     def launch(self, argv: list[str], wall: float, files: dict[str, str],
