@@ -565,8 +565,8 @@ def test_two_calls_in_one_check_are_judged_apart():
     """process_fanout's spawn check makes the basic call, then the large one, in one
     process. A submission that joins before reading the queue returns from the first and
     deadlocks in the second: the first is a finished run with its own four records, the
-    second a timeout after its own deadline (the watchdog's time starts again), where the
-    main thread waits in join()."""
+    second a timeout within its own deadline (the watchdog's time starts again; in a PID
+    namespace of its own it is seen stuck sooner), where the main thread waits in join()."""
     from grader.checks.judge import call_of, in_function, main_stack
 
     calls = [{"label": "basic", "n": 4, "length": 5, "barrier": 4, "barrier_timeout": 5,
@@ -577,7 +577,12 @@ def test_two_calls_in_one_check_are_judged_apart():
                       "join_before_get", "fanout", start_method="spawn",
                       params={"calls": calls}, deadline=23)
     basic, large = call_of(run, "basic"), call_of(run, "large")
-    assert run.status == "timeout" and run.timeout["after"] == 3, run
+    assert run.status == "timeout", run
+    if "pid" in sandbox.isolation().namespaces and sandbox.isolation().root:
+        # Seen stuck (grader.inside.stalls), within the second call's own time.
+        assert run.timeout["deadlock"] is True and run.timeout["after"] < 3, run.timeout
+    else:
+        assert run.timeout["after"] == 3, run
     assert basic.finished and len(basic.data["value"]["items"]) == 4, basic
     assert len(basic.records) == 4 and {r["call"] for r in basic.records} == {"basic"}
     assert {r["barrier"] for r in basic.records} <= {"passed", "late", "unconfirmed"}
@@ -897,3 +902,50 @@ def test_a_deadlock_ends_the_check_when_seen_and_a_busy_loop_at_its_deadline(tmp
     assert busy_run.timeout["deadlock"] is False and busy_run.timeout["after"] == 3.0
     assert "(a deadlock)" in describe(stuck_run, "counter")
     assert "did not return within 3 s" in describe(busy_run, "counter")
+
+
+SERIAL_FANOUT = '''
+import multiprocessing as mp
+import random
+import string
+
+
+def rand_string(length, output):
+    output.put("".join(random.choice(string.ascii_letters) for _ in range(length)))
+
+
+def fan_out(n, length):
+    output = mp.Queue()
+    results = []
+    for _ in range(n):
+        p = mp.Process(target=rand_string, args=(length, output))
+        p.start()
+        results.append(output.get())
+        p.join()  # (inside the start loop: one process at a time)
+    return results
+'''
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+def test_a_barrier_no_one_else_can_reach_ends_at_once(tmp_path, method):
+    """Init holds the first rand_string call of a serial fan-out at its barrier; the
+    parent waits in join and nothing else runs, so no other call can come: init ends the
+    barrier ``stuck`` without waiting for its time limit (60 s here), and the later calls
+    find it broken. A correct fan-out passes it."""
+    if "pid" not in sandbox.isolation().namespaces or not sandbox.isolation().root:
+        pytest.skip("no PID namespace of its own here: barriers end at their time limit")
+    params = {"calls": [{"label": "basic", "n": 3, "length": 5, "barrier": 3,
+                         "barrier_timeout": 60, "deadline": 90}]}
+    serial = student(tmp_path, SERIAL_FANOUT, module="fanout", name="serial")
+    right = student(tmp_path, (ROOT / "solutions" / "process_fanout" / "fanout.py")
+                    .read_text(), module="fanout", name="right")
+    outcomes = {}
+    for name, sub in (("serial", serial), ("right", right)):
+        run = sandbox.run("fanout", sub, "fanout", start_method=method, params=params,
+                          deadline=90)
+        assert run.finished, run
+        calls = [r for r in run.records if "puts" in r]  # (rand_string calls)
+        outcomes[name] = [r.get("barrier") for r in sorted(calls, key=lambda r: r["start"])]
+    assert outcomes["serial"] == ["stuck", "broken", "broken"], outcomes
+    assert outcomes["right"] == ["passed"] * 3, outcomes

@@ -286,6 +286,17 @@ def describe_stuck(run: Run, module: str) -> str:
     return f"{prefix}{call} did not finish."
 
 
+def held(records: list[dict[str, Any]], limit: float) -> str:
+    """How long the grader held a barrier's first caller, in the student's words: until
+    no other caller could come (init saw every other thread of the check waiting for good:
+    barrier result ``stuck``), or for its time limit."""
+    results = {r.get("barrier") for r in records}
+    if "stuck" in results and "timeout" not in results:
+        return ("until nothing else in your program could run (every other thread was "
+                "waiting)")
+    return f"for {limit:g} s"
+
+
 def describe(run: Run, module: str) -> str:
     """One explanation for any run that did not finish cleanly."""
     if run.status == "ok" and run.error:

@@ -163,7 +163,8 @@ def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
 
     Returns ``"passed"`` (all arrived while this one waited, or it arrived last),
     ``"late"`` (it arrived after the barrier had passed), ``"timeout"`` (this caller gave
-    up) or ``"broken"`` (an earlier caller gave up).
+    up), ``"stuck"`` (init saw that no other caller could come: every other thread of the
+    check was waiting for good) or ``"broken"`` (an earlier caller gave up).
 
     In a full sandbox the barrier is kept by init (see ``grader.sandbox.launcher.Witness``), which
     logs the outcome under the caller's ``key`` and kernel pid: the grader believes init,
@@ -172,7 +173,8 @@ def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
     if os.environ.get("KIT_WITNESS") and key:
         scoped = f"{os.environ.get('KIT_CHECK', 'check')}-{name}"
         reply = _ask_init(f"barrier {scoped} {n} {int(timeout * 1000)} {key}", timeout + 30)
-        return reply if reply in ("passed", "late", "timeout", "broken") else "broken"
+        return reply if reply in ("passed", "late", "timeout", "stuck", "broken") \
+            else "broken"
     folder = os.path.join(_dir(), f"barrier-{name}")
     os.makedirs(folder, exist_ok=True)
     broken = folder + ".broken"
@@ -198,8 +200,20 @@ def barrier(name: str, n: int, timeout: float, key: str | None = None) -> str:
         time.sleep(POLL)
 
 
-def wait_for_peer(name: str, token: str, timeout: float) -> bool:
-    """Wait until another task of group ``name`` is running; True if one was seen."""
+def wait_for_peer(name: str, token: str, timeout: float, key: str | None = None,
+                  waits: bool = True) -> bool:
+    """Wait until another task of group ``name`` is running; True if one was seen.
+
+    In a full sandbox, a barrier of two kept by init that every task of the group meets
+    (``waits=False``: a task that only lets a waiting one see it): a task running while
+    another waits passes it with that one; init ends it (``stuck``) as soon as nothing
+    else of the check can run, so a pool that runs one task at a time costs a fraction
+    of a second, not ``timeout``. Elsewhere the waiting task looks for another's file in
+    the group's running folder until ``timeout``."""
+    if os.environ.get("KIT_WITNESS") and key:
+        return barrier(f"{name}-peer", 2, timeout, f"{key}-peer") == "passed"
+    if not waits:
+        return False
     folder = os.path.join(_dir(), f"running-{name}")
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -383,7 +397,10 @@ def timed_task(value):
             rec["barrier"] = barrier(plan["name"], plan["barrier"], plan["barrier_timeout"],
                                      rec["key"])
         if step.get("peer_wait"):
-            rec["peer_seen"] = wait_for_peer(plan["name"], token, step["peer_wait"])
+            rec["peer_seen"] = wait_for_peer(plan["name"], token, step["peer_wait"],
+                                             rec["key"])
+        elif plan.get("peer_wait"):  # (lets the waiting task see this one)
+            wait_for_peer(plan["name"], token, plan["peer_wait"], rec["key"], waits=False)
         rec["peers_at_start"] = len(os.listdir(running)) - 1
         time.sleep(step.get("sleep", 0.0))
         return task_result(value)

@@ -254,6 +254,7 @@ def watchdog() -> None:
     # Bound before the student's module is imported: patching time or threading later
     # cannot stop the watchdog.
     monotonic, wait = time.monotonic, _deadline_moved.acquire
+    stalls.name_watchdog()
     observer = None
     if spec.get("observe") and stalls.supported:
         # Not init (pid 1) nor a session's server (this process's parent), not this thread.

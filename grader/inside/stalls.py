@@ -13,7 +13,13 @@ wait with a timeout, a connected socket, a stopped process, a handler for ``SIGA
 counts as possible progress. Read from ``/proc``: each thread's state and its
 ``syscall`` file (the call and its arguments), ``pollfd`` arrays from ``/proc/<pid>/mem``,
 what an epoll watches from ``fdinfo``, listening sockets from ``/proc/net/unix``. Seen
-stuck, with no CPU time spent and no thread come or gone, over a settle time: a deadlock.
+stuck, with no thread scheduled (``schedstat``) and none come or gone, over a settle
+time: a deadlock.
+
+The sandbox's init uses it too, for its barriers (:class:`grader.sandbox.launcher.Witness`):
+callers parked at a barrier wait on a socket for init's answer, which only more callers
+could bring; once they and everything else of the check are stuck, init times the
+barrier out at once instead of at its time limit (a serial pool never fills it).
 
 Only where the check has a PID namespace of its own (the spec's ``observe``): elsewhere the
 machine's other processes are in ``/proc`` too, and the deadline alone decides.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,10 +40,10 @@ if TYPE_CHECKING:
 _CALLS = {
     "x86_64": {"read": (0, 17, 19), "write": (1, 18, 20), "poll": (7,), "ppoll": (271,),
                "wait": (61, 247), "futex": (202,), "accept": (43, 288),
-               "epoll": (232, 281, 441)},
+               "epoll": (232, 281, 441), "recv": (45, 47)},
     "aarch64": {"read": (63, 65, 67), "write": (64, 66, 68), "poll": (), "ppoll": (73,),
                 "wait": (260, 95), "futex": (98,), "accept": (202, 242),
-                "epoll": (22, 441)},
+                "epoll": (22, 441), "recv": (207, 212)},
 }
 _BY_NUMBER = {nr: kind for kind, nrs in _CALLS.get(os.uname().machine, {}).items()
               for nr in nrs}
@@ -67,22 +74,25 @@ def _read(path: str, size: int = 4096) -> bytes:
 
 
 class _Process:
-    def __init__(self, pid: int, listening: set[str]):
+    def __init__(self, pid: int, listening: set[str], proc: str, parked: int):
         self.pid = pid
         self.listening = listening
+        self.path = f"{proc}/{pid}"
+        self.parked = parked  # (its threads that may wait on init's answer: see snapshot)
         self.kinds: dict[int, str] = {}
 
     def fd_kind(self, fd: int) -> str:
-        """``pipe``, ``listening`` (a socket waiting for connections) or ``other``."""
+        """``pipe``, ``listening`` (a socket waiting for connections), ``socket`` (another)
+        or ``other``."""
         if fd not in self.kinds:
             try:
-                target = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+                target = os.readlink(f"{self.path}/fd/{fd}")
             except OSError as exc:
                 raise _Moving("fd") from exc
             if target.startswith("pipe:"):
                 kind = "pipe"
-            elif target.startswith("socket:[") and target[8:-1] in self.listening:
-                kind = "listening"
+            elif target.startswith("socket:["):
+                kind = "listening" if target[8:-1] in self.listening else "socket"
             else:
                 kind = "other"
             self.kinds[fd] = kind
@@ -92,7 +102,7 @@ class _Process:
         if not 0 < count <= _POLL_MAX:
             raise _Moving("poll")
         try:
-            fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY)
+            fd = os.open(f"{self.path}/mem", os.O_RDONLY)
         except OSError as exc:
             raise _Moving("mem") from exc
         try:
@@ -106,7 +116,7 @@ class _Process:
         return [f for f, _events, _revents in struct.iter_unpack("ihh", raw) if f >= 0]
 
     def epoll_fds(self, epfd: int) -> list[int]:
-        text = _read(f"/proc/{self.pid}/fdinfo/{epfd}", 16384).decode("ascii", "replace")
+        text = _read(f"{self.path}/fdinfo/{epfd}", 16384).decode("ascii", "replace")
         fds = [int(line.split()[1]) for line in text.splitlines() if line.startswith("tfd:")]
         if not fds or len(fds) > _POLL_MAX:
             raise _Moving("epoll")
@@ -127,6 +137,9 @@ def _waiting_for_good(process: _Process, call: str) -> None:
     kind = _BY_NUMBER.get(nr)
     if kind is None or len(args) < 6:
         raise _Moving("another call")
+    if process.parked and _on_sockets(process, kind, args):
+        process.parked -= 1  # (waits for init's answer at a barrier: init decides)
+        return
     if kind == "wait":
         return
     if kind == "futex":
@@ -137,6 +150,8 @@ def _waiting_for_good(process: _Process, call: str) -> None:
         if process.fd_kind(args[0]) == "pipe":
             return
         raise _Moving("not a pipe")
+    if kind == "recv":
+        raise _Moving("a socket")
     if kind == "accept":
         if process.fd_kind(args[0]) == "listening":
             return
@@ -159,11 +174,25 @@ def _waiting_for_good(process: _Process, call: str) -> None:
         raise _Moving("a wait on something else")
 
 
-def _listening_sockets() -> set[str]:
+def _on_sockets(process: _Process, kind: str, args: list[int]) -> bool:
+    """Whether the call waits to read from (connected) sockets only, whatever its time
+    limit: how a probe waits for init's answer."""
+    try:
+        if kind in ("read", "recv"):
+            return process.fd_kind(args[0]) == "socket"
+        if kind in ("poll", "ppoll"):
+            fds = process.poll_fds(args[0], args[1])
+            return bool(fds) and all(process.fd_kind(f) == "socket" for f in fds)
+    except _Moving:
+        return False
+    return False
+
+
+def _listening_sockets(proc: str) -> set[str]:
     """The inodes of the listening unix sockets of this network namespace."""
     found = set()
     try:
-        with open("/proc/net/unix") as f:
+        with open(f"{proc}/net/unix") as f:
             next(f, None)
             for line in f:
                 parts = line.split()
@@ -174,36 +203,70 @@ def _listening_sockets() -> set[str]:
     return found
 
 
-def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None
-             ) -> tuple | None:
-    """The check's threads (every process in ``/proc`` but ``skip_pids``, or ``only``
+def _ran(task: str, stat_fields: list[str]) -> str:
+    """How much the thread has run: its ``schedstat`` (nanoseconds on a CPU, times it was
+    scheduled; the same twice means it did not run at all in between), else its user and
+    system time in clock ticks (fields 14 and 15 of ``stat``)."""
+    try:
+        fields = _read(f"{task}/schedstat", 256).split()
+        return f"{int(fields[0])}/{int(fields[2])}"
+    except (_Moving, ValueError, IndexError):
+        return f"{stat_fields[11]}+{stat_fields[12]}"
+
+
+WATCHDOG = "grader-watchdog"  # (the runner's watchdog thread calls itself so: name_watchdog)
+
+
+def name_watchdog() -> None:
+    """Give the calling thread the name init's :func:`snapshot` leaves out (the
+    runner's watchdog: it wakes every so often, and is not the student's)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as f:
+            f.write(WATCHDOG)
+    except OSError:
+        pass
+
+
+def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
+             proc: str = "/proc", parked: dict[int, int] | None = None,
+             skip_watchdog: bool = False) -> tuple | None:
+    """The check's threads (every process in ``proc`` but ``skip_pids``, or ``only``
     those) and the CPU time each has used, if every one of them waits for good (see the
-    module's docstring); None as soon as one may move."""
-    listening = _listening_sockets()
+    module's docstring); None as soon as one may move.
+
+    ``parked`` (init's view: pid -> connections it holds at a barrier) lets that many
+    threads of each such process wait on sockets, whatever their time limit: they wait
+    for init, which answers only when the barrier fills or times out. ``skip_watchdog``:
+    leave out threads named :data:`WATCHDOG` (for init, which cannot tell the runner's
+    watchdog otherwise; a student's thread named so only makes its own barriers time out
+    sooner)."""
+    listening = _listening_sockets(proc)
+    parked = parked or {}
     seen: list[Any] = []
     try:
         pids = sorted(only if only is not None else
-                      (int(p) for p in os.listdir("/proc") if p.isdigit()))
+                      (int(p) for p in os.listdir(proc) if p.isdigit()))
     except OSError:
         return None
     try:
         for pid in pids:
             if pid in skip_pids:
                 continue
-            status = _read(f"/proc/{pid}/status", 8192).decode("ascii", "replace")
+            status = _read(f"{proc}/{pid}/status", 8192).decode("ascii", "replace")
             caught = next((line.split()[1] for line in status.splitlines()
                            if line.startswith("SigCgt:")), "0")
             if int(caught, 16) & _SIGALRM_BIT:
                 raise _Moving("an alarm may come")
-            process = _Process(pid, listening)
+            process = _Process(pid, listening, proc, parked.get(pid, 0))
             try:
-                tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+                tids = sorted(int(t) for t in os.listdir(f"{proc}/{pid}/task"))
             except OSError as exc:
                 raise _Moving("task") from exc
             for tid in tids:
-                if tid == skip_tid:
+                if tid == skip_tid or (skip_watchdog and _read(
+                        f"{proc}/{pid}/task/{tid}/comm", 64).strip() == WATCHDOG.encode()):
                     continue
-                stat = _read(f"/proc/{pid}/task/{tid}/stat").decode("ascii", "replace")
+                stat = _read(f"{proc}/{pid}/task/{tid}/stat").decode("ascii", "replace")
                 after = stat[stat.rfind(")") + 2:].split()
                 state = after[0] if after else "?"
                 if state in ("Z", "X"):
@@ -211,9 +274,8 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None
                 if state != "S":
                     raise _Moving(state)  # running, ready, in I/O, stopped, traced
                 _waiting_for_good(process, _read(
-                    f"/proc/{pid}/task/{tid}/syscall").decode("ascii", "replace"))
-                # utime + stime: fields 14 and 15 of stat (12 and 13 after the state's).
-                seen.append((pid, tid, after[11], after[12]))
+                    f"{proc}/{pid}/task/{tid}/syscall").decode("ascii", "replace"))
+                seen.append((pid, tid, _ran(f"{proc}/{pid}/task/{tid}", after)))
     except (_Moving, ValueError, IndexError):
         return None
     return tuple(seen) if seen else None
@@ -223,9 +285,13 @@ class Stalls:
     """Samples :func:`snapshot` and tells when the same stuck picture has held for
     ``settle`` seconds (:meth:`stuck`)."""
 
-    def __init__(self, skip_pids: set[int], skip_tid: int, settle: float = 0.3):
+    def __init__(self, skip_pids: set[int], skip_tid: int, settle: float = 0.3,
+                 proc: str = "/proc"):
         self.skip_pids, self.skip_tid, self.settle = skip_pids, skip_tid, settle
+        self.proc = proc
         self.only: set[int] | None = None  # (the processes to look at: all but skip_pids)
+        self.parked: dict[int, int] | None = None  # (see snapshot)
+        self.skip_watchdog = False
         self.picture: tuple | None = None
         self.since = 0.0
 
@@ -233,7 +299,8 @@ class Stalls:
         self.picture = None
 
     def stuck(self, now: float) -> bool:
-        picture = snapshot(self.skip_pids, self.skip_tid, self.only)
+        picture = snapshot(self.skip_pids, self.skip_tid, self.only, self.proc, self.parked,
+                           self.skip_watchdog)
         if picture is None or picture != self.picture:
             self.picture, self.since = picture, now
             return False

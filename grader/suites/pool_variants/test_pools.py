@@ -4,8 +4,9 @@ Every variant is called with the grader's probe ``timed_task`` as ``func`` and
 ``processes=3``. The probe follows a plan per item: the first three tasks to start wait at a
 barrier until three are running at once (proof of parallel workers), then sleep so that they
 finish in an order different from the input order (5 last, 2 before it, 9 first). For
-``pool_apply`` the first task instead waits for a second task to start, which happens only
-if tasks overlap. The sandbox also records every ``multiprocessing.Pool`` created (class,
+``pool_apply`` the first task instead waits for a second task to start (a barrier of two
+that every task meets), which happens only if tasks overlap; the sandbox's init ends the
+wait as soon as nothing else of the check can run. The sandbox also records every ``multiprocessing.Pool`` created (class,
 ``processes``, whether it was closed) and the probe records (pid, start, end) of each task.
 """
 
@@ -17,6 +18,7 @@ from grader.checks.judge import (
     check_portable,
     describe,
     group,
+    held,
     judged,
     lose,
     timeline,
@@ -53,7 +55,7 @@ def _plan(variant: str, method: str) -> dict:
     if variant == "apply":
         tasks = {str(x): {"sleep": 0.02} for x in APPLY_ITEMS}
         tasks["5"]["peer_wait"] = PEER_WAIT
-        return {"name": variant, "barrier": 0, "tasks": tasks}
+        return {"name": variant, "barrier": 0, "tasks": tasks, "peer_wait": PEER_WAIT}
     return {"name": variant, "barrier": PROCESSES, "barrier_timeout": barrier_timeout(method),
             "tasks": {"5": {"sleep": 0.6}, "2": {"sleep": 0.3}, "9": {"sleep": 0.0}}}
 
@@ -268,8 +270,8 @@ def test_parallel(runs):
         stuck = [r for r in tasks(run) if r.get("barrier") not in ("passed", "late")]
         if stuck:
             lose(f"[{run.start_method}] {call(variant)} never ran {PROCESSES} tasks at the "
-                 f"same time: the grader held the first task for "
-                 f"{barrier_timeout(run.start_method):g} s "
+                 f"same time: the grader held the first task "
+                 f"{held(tasks(run), barrier_timeout(run.start_method))} "
                  f"waiting for others to start, and they did not. Submit all items before "
                  f"waiting for any result (e.g. not .get() right after each apply_async), and "
                  f"give the pool the processes it was asked for.")

@@ -17,6 +17,7 @@ from grader.checks.judge import (
     check,
     check_portable,
     describe,
+    held,
     in_function,
     judged,
     lose,
@@ -236,9 +237,10 @@ def test_concurrent(runs):
                else "rand_string calls")
         if stuck:
             lose(f"[{run.start_method}] your {N} {who} never ran at the same time: the "
-                 f"grader held the first rand_string call for {BARRIER_TIMEOUT:g} s waiting "
-                 f"for the others to start, and they did not. Joining a process right after "
-                 f"starting it (join inside the start loop) runs them one after another, as "
+                 f"grader held the first rand_string call {held(calls, BARRIER_TIMEOUT)} "
+                 f"waiting for the others to start, and they did not. Joining a process "
+                 f"right after starting it (join inside the start loop) runs them one "
+                 f"after another, as "
                  f"does doing all the work in one child. Start all processes first, then "
                  f"collect the results, then join them all.")
 
