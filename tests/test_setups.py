@@ -204,12 +204,6 @@ def _lacks_for_docker_like() -> str:
 # sandbox, and then behaves) but init's watch, which stops it at DISK_MAX: it loses every
 # check, told why; the machine's disk and the classmates are spared all the same.
 LEVEL_EXPECTED = {("docker_like", "disk_fill"): (ALL, {"returns_sum": "to disk"})}
-# Nor a PID namespace of its own, in which the watchdog sees a deadlock when it happens
-# (grader.inside.stalls): a stuck pool is told at its deadline instead.
-LEVEL_EXPECTED.update({
-    ("docker_like", "dying_worker"): ({"map"}, {"map": "did not return within"}),
-    ("docker_like", "hangs_everywhere"): (EXPECTED["pool_variants"]["hangs_everywhere"][0],
-                                          {"map": "did not return within"})})
 
 SETUPS = {"root_venv_0700": (root_venv_0700, lambda: "" if os.geteuid() == 0 else
                              "needs root"),

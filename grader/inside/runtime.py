@@ -256,10 +256,14 @@ def watchdog() -> None:
     monotonic, wait = time.monotonic, _deadline_moved.acquire
     stalls.name_watchdog()
     observer = None
-    if spec.get("observe") and stalls.supported:
+    if spec.get("observe") == "pid" and stalls.supported:
         # Not init (pid 1) nor a session's server (this process's parent), not this thread.
         observer = stalls.Stalls({1, os.getppid()}, threading.get_native_id(),
                                  STALL_SETTLE)
+    elif spec.get("observe") == "uid" and stalls.supported:
+        # The uid level: this sandbox's uid is its own; init and the grader are root's.
+        observer = stalls.Stalls(set(), threading.get_native_id(), STALL_SETTLE)
+        observer.uid = os.getuid()
     deadlock = False
     while True:
         now = monotonic()

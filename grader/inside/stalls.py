@@ -21,8 +21,9 @@ callers parked at a barrier wait on a socket for init's answer, which only more 
 could bring; once they and everything else of the check are stuck, init times the
 barrier out at once instead of at its time limit (a serial pool never fills it).
 
-Only where the check has a PID namespace of its own (the spec's ``observe``): elsewhere the
-machine's other processes are in ``/proc`` too, and the deadline alone decides.
+Where the check has a PID namespace of its own (the spec's ``observe`` is ``pid``), or a
+uid of its own (``uid``: the uid level, whose ``/proc`` is the machine's; the processes of
+the sandbox's uid are the check's). Elsewhere the deadline alone decides.
 Standard library only, like the rest of :mod:`grader.inside`.
 """
 
@@ -229,7 +230,7 @@ def name_watchdog() -> None:
 
 def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
              proc: str = "/proc", parked: dict[int, int] | None = None,
-             skip_watchdog: bool = False) -> tuple | None:
+             skip_watchdog: bool = False, uid: int | None = None) -> tuple | None:
     """The check's threads (every process in ``proc`` but ``skip_pids``, or ``only``
     those) and the CPU time each has used, if every one of them waits for good (see the
     module's docstring); None as soon as one may move.
@@ -239,7 +240,8 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
     for init, which answers only when the barrier fills or times out. ``skip_watchdog``:
     leave out threads named :data:`WATCHDOG` (for init, which cannot tell the runner's
     watchdog otherwise; a student's thread named so only makes its own barriers time out
-    sooner)."""
+    sooner). ``uid``: only that uid's processes (the uid level, where ``/proc`` shows the
+    machine's: the sandbox's uid is its own, so its processes are the check's)."""
     listening = _listening_sockets(proc)
     parked = parked or {}
     seen: list[Any] = []
@@ -252,9 +254,16 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
         for pid in pids:
             if pid in skip_pids:
                 continue
-            status = _read(f"{proc}/{pid}/status", 8192).decode("ascii", "replace")
-            caught = next((line.split()[1] for line in status.splitlines()
-                           if line.startswith("SigCgt:")), "0")
+            try:
+                status = _read(f"{proc}/{pid}/status", 8192).decode("ascii", "replace")
+            except _Moving:
+                if uid is not None:
+                    continue  # (gone: another uid's, or ours that ended)
+                raise
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if uid is not None and fields.get("Uid", "").split()[:1] != [str(uid)]:
+                continue
+            caught = (fields.get("SigCgt", "0").split() or ["0"])[0]
             if int(caught, 16) & _SIGALRM_BIT:
                 raise _Moving("an alarm may come")
             process = _Process(pid, listening, proc, parked.get(pid, 0))
@@ -292,6 +301,7 @@ class Stalls:
         self.only: set[int] | None = None  # (the processes to look at: all but skip_pids)
         self.parked: dict[int, int] | None = None  # (see snapshot)
         self.skip_watchdog = False
+        self.uid: int | None = None  # (see snapshot)
         self.picture: tuple | None = None
         self.since = 0.0
 
@@ -300,7 +310,7 @@ class Stalls:
 
     def stuck(self, now: float) -> bool:
         picture = snapshot(self.skip_pids, self.skip_tid, self.only, self.proc, self.parked,
-                           self.skip_watchdog)
+                           self.skip_watchdog, self.uid)
         if picture is None or picture != self.picture:
             self.picture, self.since = picture, now
             return False

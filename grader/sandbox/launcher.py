@@ -547,19 +547,19 @@ class BarrierStalls:
     """A barrier that no one else can reach is timed out at once, not at its time limit.
 
     While callers are parked at a barrier, init looks at the check's threads every
-    :data:`EVERY` seconds (``grader.inside.stalls``, on the sandbox's own ``/proc``: only
-    with a PID namespace of its own); once every thread is stuck for good, the parked
-    callers waiting for init's answer, for :data:`SETTLE` seconds, no further caller can
-    come, and the barriers end as at their limit (answer and log ``stuck``, where a time
-    limit gives ``timeout``; the suites count both as not passed). A serial pool or
-    fan-out then costs a fraction of a second per barrier instead of its limit (8 to 16
-    s)."""
+    :data:`EVERY` seconds (``grader.inside.stalls``, on the sandbox's own ``/proc`` with a
+    PID namespace of its own, or the processes of its uid at the uid level); once every
+    thread is stuck for good, the parked callers waiting for init's answer, for
+    :data:`SETTLE` seconds, no further caller can come, and the barriers end as at their
+    limit (answer and log ``stuck``, where a time limit gives ``timeout``; the suites count
+    both as not passed). A serial pool or fan-out then costs a fraction of a second per
+    barrier instead of its limit (8 to 16 s)."""
 
     EVERY, SETTLE = 0.1, 0.3
 
-    def __init__(self, witness: Witness, proc: str, skip: set):
+    def __init__(self, witness: Witness, proc: str, skip: set, uid: int | None = None):
         self.witness = witness
-        self.proc, self.skip = proc, skip
+        self.proc, self.skip, self.uid = proc, skip, uid
         self.stalls = None
         self.due = 0.0
 
@@ -580,6 +580,7 @@ class BarrierStalls:
         if self.stalls is None:
             self.stalls = _stalls_module().Stalls(self.skip, -1, self.SETTLE, self.proc)
             self.stalls.skip_watchdog = True
+            self.stalls.uid = self.uid
         self.stalls.parked = self.witness.parked_pids()
         if self.stalls.stuck(now):
             self.witness.release_stuck()
@@ -831,6 +832,9 @@ def init(plan: dict) -> int:
         # Init is pid 1 in there; a session's server (the runner) is not part of a check.
         barriers = BarrierStalls(witness, _inside(root, "/proc"),
                                  {1, runner} if plan.get("serves") else {1})
+    elif witness is not None and plan.get("uid") is not None and root is None:
+        # The uid level: the machine's /proc, in which the sandbox's uid is the check.
+        barriers = BarrierStalls(witness, "/proc", set(), uid=plan["uid"])
     end = time.monotonic() + plan["wall"]
     status = None
     killed = False

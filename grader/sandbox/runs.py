@@ -346,8 +346,10 @@ class _Jail:
             "params": params,
             "limits": DEFAULT_LIMITS,
             "env": {"KIT_MODULE": module, **(env or {})},
-            # A PID namespace of its own: /proc shows only the check (grader.inside.stalls).
-            "observe": self.iso.root and "pid" in self.iso.namespaces,
+            # How the watchdog tells the check's processes (grader.inside.stalls): a PID
+            # namespace of its own (/proc shows only the check), or a uid of its own.
+            "observe": ("pid" if self.iso.root and "pid" in self.iso.namespaces else
+                        "uid" if self.uid_level else None),
         }
 
     def launch(self, argv: list[str], wall: float, files: dict[str, str],

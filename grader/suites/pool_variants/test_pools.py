@@ -6,8 +6,9 @@ barrier until three are running at once (proof of parallel workers), then sleep 
 finish in an order different from the input order (5 last, 2 before it, 9 first). For
 ``pool_apply`` the first task instead waits for a second task to start (a barrier of two
 that every task meets), which happens only if tasks overlap; the sandbox's init ends the
-wait as soon as nothing else of the check can run. The sandbox also records every ``multiprocessing.Pool`` created (class,
-``processes``, whether it was closed) and the probe records (pid, start, end) of each task.
+wait as soon as nothing else of the check can run. The sandbox also records every
+``multiprocessing.Pool`` created (class, ``processes``, whether it was closed) and the
+probe records (pid, start, end) of each task.
 """
 
 from __future__ import annotations
