@@ -224,10 +224,13 @@ def changes(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]],
                     continue
             elif (not ours and holds(Path(path), "forged-")) or \
                     (path not in new and name in REPORT_NAMES) or \
-                    (top != str(kit) and _other_token(path, claim)):
+                    (top != str(kit) and _other_token(path, claim)) or \
+                    (top != str(kit) and path in new and not os.path.lexists(path)):
                 # Another grading's forged report or attack's files (the uid level's
                 # sandboxes write the host's /tmp and /dev/shm until init sweeps them),
-                # there or swept since.
+                # there or swept since: a file that came after this grading began and is
+                # gone again now that it is over was another's (this grading's processes
+                # have all ended: the survivors are checked apart).
                 continue
             elif top == "/tmp":
                 if path not in new:
@@ -470,12 +473,26 @@ def test_rigging_attacks_are_live(tmp_path):
 def test_another_gradings_leftovers_are_not_this_ones():
     """A grading at the uid level writes the machine's /dev/shm until init sweeps it; a
     test grading beside it may see those files appear. Files named by another grading's
-    token are that grading's; ours, or unnamed ones, count."""
+    token are that grading's, and so are files that appeared and are gone again once this
+    grading is over (swept by the other's init); ours, or unnamed ones still there,
+    count."""
+    import shutil
+
     ours, other = uuid.uuid4().hex, uuid.uuid4().hex
     claim = "forged-" + ours
-    after = {"/dev/shm": {f"/dev/shm/ro-left-{other}-7/hard-link": 5,
-                          f"/dev/shm/ro-left-{ours}-8/hard-link": 5,
-                          "/dev/shm/ro-left-9/hard-link": 5}}
-    found = changes({"/dev/shm": {}}, after, claim)
-    assert sorted(found) == sorted(["/dev/shm/ro-left-9/hard-link (new)",
+    unnamed = f"ro-left-{uuid.uuid4().int % 10**9}"
+    made = [Path(f"/dev/shm/ro-left-{ours}-8"), Path(f"/dev/shm/{unnamed}")]
+    try:
+        for folder in made:
+            folder.mkdir()
+            (folder / "hard-link").write_text("x")
+        after = {"/dev/shm": {f"/dev/shm/ro-left-{other}-7/hard-link": 5,
+                              f"/dev/shm/ro-left-{ours}-8/hard-link": 5,
+                              f"/dev/shm/{unnamed}/hard-link": 5,
+                              f"/dev/shm/gone-{uuid.uuid4().hex[:8]}/results.json": 5}}
+        found = changes({"/dev/shm": {}}, after, claim)
+    finally:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+    assert sorted(found) == sorted([f"/dev/shm/{unnamed}/hard-link (new)",
                                     f"/dev/shm/ro-left-{ours}-8/hard-link (new)"]), found
