@@ -277,10 +277,13 @@ def watchdog() -> None:
             observer.reset()  # (another call, another deadline)
             continue
         now = monotonic()
-        if now - (_deadline["at"] - _deadline["after"]) >= STALL_GRACE \
-                and observer.stuck(now):
-            deadlock = True
-            break
+        try:
+            if now - (_deadline["at"] - _deadline["after"]) >= STALL_GRACE \
+                    and observer.stuck(now):
+                deadlock = True
+                break
+        except BaseException:  # noqa: BLE001 - (a MemoryError: a process at its limit)
+            observer = None  # the deadline alone decides, as without a namespace
     after = _deadline["after"]
     if deadlock:
         after = round(after - max(0.0, _deadline["at"] - monotonic()), 1)

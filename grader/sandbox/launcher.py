@@ -564,11 +564,21 @@ class BarrierStalls:
         self.due = 0.0
 
     def due_in(self) -> float:
-        if not self.witness.parked:
+        if not self.witness.parked or self.due == float("inf"):
             return 1.0
         return max(0.0, self.due - time.monotonic())
 
     def tick(self) -> None:
+        """Look again if it is time; never fails (init must go on): whatever goes wrong
+        in a look ends the looking, and the barriers end at their time limits."""
+        if self.due == float("inf"):
+            return
+        try:
+            self._tick()
+        except Exception:  # noqa: BLE001
+            self.due = float("inf")
+
+    def _tick(self) -> None:
         if not self.witness.parked:
             if self.stalls is not None:
                 self.stalls.reset()
