@@ -245,9 +245,11 @@ def set_deadline(seconds: float) -> None:
 
 
 # A check stuck for good (grader.inside.stalls) ends at once instead of at its deadline:
-# looked at every STALL_EVERY s once a call has run STALL_GRACE s, and declared after the
-# same stuck picture has held for STALL_SETTLE s.
+# looked at every STALL_EVERY s once a call has run STALL_GRACE s (less often, up to
+# STALL_EVERY_MOST s, while it keeps moving), and declared after the same stuck picture
+# has held for STALL_SETTLE s.
 STALL_GRACE, STALL_EVERY, STALL_SETTLE = 0.3, 0.1, 0.3
+STALL_EVERY_MOST = 0.8
 
 
 def watchdog() -> None:
@@ -265,6 +267,7 @@ def watchdog() -> None:
         observer = stalls.Stalls(set(), threading.get_native_id(), STALL_SETTLE)
         observer.uid = os.getuid()
     deadlock = False
+    every = STALL_EVERY
     while True:
         now = monotonic()
         left = _deadline["at"] - now
@@ -273,15 +276,20 @@ def watchdog() -> None:
         if observer is None:
             wait(timeout=left)
             continue
-        if wait(timeout=min(left, STALL_EVERY)):
+        if wait(timeout=min(left, every)):
             observer.reset()  # (another call, another deadline)
+            every = STALL_EVERY
             continue
         now = monotonic()
         try:
-            if now - (_deadline["at"] - _deadline["after"]) >= STALL_GRACE \
-                    and observer.stuck(now):
-                deadlock = True
-                break
+            if now - (_deadline["at"] - _deadline["after"]) >= STALL_GRACE:
+                if observer.stuck(now):
+                    deadlock = True
+                    break
+                # While the check keeps moving, look less often (up to STALL_EVERY_MOST):
+                # a look holds the GIL the student's threads need.
+                every = STALL_EVERY if observer.picture is not None else \
+                    min(2 * every, STALL_EVERY_MOST)
         except BaseException:  # noqa: BLE001 - (a MemoryError: a process at its limit)
             observer = None  # the deadline alone decides, as without a namespace
     after = _deadline["after"]

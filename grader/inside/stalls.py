@@ -74,8 +74,22 @@ def _read(path: str, size: int = 4096) -> bytes:
         os.close(fd)
 
 
+class _Listening:
+    """The inodes of the listening unix sockets of this network namespace, read once per
+    look and only if a wait needs them (the machine's list can be long)."""
+
+    def __init__(self, proc: str):
+        self.proc = proc
+        self.inodes: set[str] | None = None
+
+    def __contains__(self, inode: str) -> bool:
+        if self.inodes is None:
+            self.inodes = _listening_sockets(self.proc)
+        return inode in self.inodes
+
+
 class _Process:
-    def __init__(self, pid: int, listening: set[str], proc: str, parked: int):
+    def __init__(self, pid: int, listening: _Listening, proc: str, parked: int):
         self.pid = pid
         self.listening = listening
         self.path = f"{proc}/{pid}"
@@ -242,7 +256,7 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
     watchdog otherwise; a student's thread named so only makes its own barriers time out
     sooner). ``uid``: only that uid's processes (the uid level, where ``/proc`` shows the
     machine's: the sandbox's uid is its own, so its processes are the check's)."""
-    listening = _listening_sockets(proc)
+    listening = _Listening(proc)
     parked = parked or {}
     seen: list[Any] = []
     try:
@@ -254,6 +268,12 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
         for pid in pids:
             if pid in skip_pids:
                 continue
+            if uid is not None:
+                try:  # (one stat: the machine's other processes cost no reads)
+                    if os.stat(f"{proc}/{pid}").st_uid != uid:
+                        continue
+                except OSError:
+                    continue
             try:
                 status = _read(f"{proc}/{pid}/status", 8192).decode("ascii", "replace")
             except _Moving:
