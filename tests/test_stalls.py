@@ -103,8 +103,11 @@ def _tree(root: int) -> set[int]:
 def _start(tmp_path, name: str, code: str) -> subprocess.Popen:
     path = tmp_path / f"{name}.py"
     path.write_text(textwrap.dedent(code))
+    # (TMPDIR: what multiprocessing makes there, a forkserver's socket folder, stays in
+    # pytest's folder when the processes are killed.)
     return subprocess.Popen([sys.executable, str(path)], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TMPDIR": str(tmp_path)},
                             start_new_session=True)
 
 
