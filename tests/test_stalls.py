@@ -14,6 +14,7 @@ import time
 import pytest
 
 from grader.inside import stalls
+from grader.sandbox.tree import descendants
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.fast,
               pytest.mark.skipif(not stalls.supported, reason="no call table for this CPU")]
@@ -83,21 +84,7 @@ NUMBERS = {"x86_64": {"clock_nanosleep": 230, "nanosleep": 35, "futex": 202,
 
 
 def _tree(root: int) -> set[int]:
-    found, grew = {root}, True
-    while grew:
-        grew = False
-        for name in os.listdir("/proc"):
-            if not name.isdigit() or int(name) in found:
-                continue
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            if int(text[text.rfind(")") + 2:].split()[1]) in found:
-                found.add(int(name))
-                grew = True
-    return found
+    return {root, *descendants(root)}
 
 
 def _start(tmp_path, name: str, code: str) -> subprocess.Popen:

@@ -257,15 +257,14 @@ def watchdog() -> None:
     # cannot stop the watchdog.
     monotonic, wait = time.monotonic, _deadline_moved.acquire
     stalls.name_watchdog()
+    observe = spec.get("observe")
     observer = None
-    if spec.get("observe") == "pid" and stalls.supported:
-        # Not init (pid 1) nor a session's server (this process's parent), not this thread.
-        observer = stalls.Stalls({1, os.getppid()}, threading.get_native_id(),
-                                 STALL_SETTLE)
-    elif spec.get("observe") == "uid" and stalls.supported:
-        # The uid level: this sandbox's uid is its own; init and the grader are root's.
-        observer = stalls.Stalls(set(), threading.get_native_id(), STALL_SETTLE)
-        observer.uid = os.getuid()
+    if observe in ("pid", "uid") and stalls.supported:
+        # Not this thread; with a PID namespace, not init (pid 1) nor a session's server
+        # (this process's parent); at the uid level, only this sandbox's own uid.
+        observer = stalls.Stalls({1, os.getppid()} if observe == "pid" else set(),
+                                 threading.get_native_id(), STALL_SETTLE,
+                                 uid=os.getuid() if observe == "uid" else None)
     deadlock = False
     every = STALL_EVERY
     while True:

@@ -281,8 +281,6 @@ def snapshot(skip_pids: set[int], skip_tid: int, only: set[int] | None = None,
                     continue  # (gone: another uid's, or ours that ended)
                 raise
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if uid is not None and fields.get("Uid", "").split()[:1] != [str(uid)]:
-                continue
             caught = (fields.get("SigCgt", "0").split() or ["0"])[0]
             if int(caught, 16) & _SIGALRM_BIT:
                 raise _Moving("an alarm may come")
@@ -315,13 +313,14 @@ class Stalls:
     ``settle`` seconds (:meth:`stuck`)."""
 
     def __init__(self, skip_pids: set[int], skip_tid: int, settle: float = 0.3,
-                 proc: str = "/proc"):
+                 proc: str = "/proc", skip_watchdog: bool = False, uid: int | None = None):
+        """See :func:`snapshot` for the arguments."""
         self.skip_pids, self.skip_tid, self.settle = skip_pids, skip_tid, settle
-        self.proc = proc
-        self.only: set[int] | None = None  # (the processes to look at: all but skip_pids)
-        self.parked: dict[int, int] | None = None  # (see snapshot)
-        self.skip_watchdog = False
-        self.uid: int | None = None  # (see snapshot)
+        self.proc, self.skip_watchdog, self.uid = proc, skip_watchdog, uid
+        # Set before each look where they change (see snapshot): the processes to look at
+        # (else all but skip_pids), and init's parked callers.
+        self.only: set[int] | None = None
+        self.parked: dict[int, int] | None = None
         self.picture: tuple | None = None
         self.since = 0.0
 

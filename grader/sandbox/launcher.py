@@ -588,9 +588,8 @@ class BarrierStalls:
             return
         self.due = now + self.EVERY
         if self.stalls is None:
-            self.stalls = _stalls_module().Stalls(self.skip, -1, self.SETTLE, self.proc)
-            self.stalls.skip_watchdog = True
-            self.stalls.uid = self.uid
+            self.stalls = _stalls_module().Stalls(self.skip, -1, self.SETTLE, self.proc,
+                                                  skip_watchdog=True, uid=self.uid)
         self.stalls.parked = self.witness.parked_pids()
         if self.stalls.stuck(now):
             self.witness.release_stuck()
@@ -838,11 +837,11 @@ def init(plan: dict) -> int:
     elif listener is not None:
         witness = Witness(listener, plan["witness_log"], runner, "/proc", uid=plan.get("uid"))
     barriers = None
-    if witness is not None and root is not None and plan["root"].get("own_pid_ns"):
+    if witness is not None and plan.get("observe") == "pid" and root is not None:
         # Init is pid 1 in there; a session's server (the runner) is not part of a check.
         barriers = BarrierStalls(witness, _inside(root, "/proc"),
                                  {1, runner} if plan.get("serves") else {1})
-    elif witness is not None and plan.get("uid") is not None and root is None:
+    elif witness is not None and plan.get("observe") == "uid":
         # The uid level: the machine's /proc, in which the sandbox's uid is the check.
         barriers = BarrierStalls(witness, "/proc", set(), uid=plan["uid"])
     end = time.monotonic() + plan["wall"]

@@ -96,6 +96,19 @@ def shared_dirs() -> list[str]:
     return [d for d in SHARED_DIRS if os.path.isdir(d) and not os.path.islink(d)]
 
 
+def observe_by(iso: Isolation, uid: int | None) -> str | None:
+    """How the check's processes are told apart in ``/proc`` (:mod:`grader.inside.stalls`,
+    for the runner's watchdog and init's barriers): ``pid``, a PID namespace of its own
+    with a private root (its ``/proc`` shows only the sandbox); ``uid``, the uid level (the
+    machine's ``/proc``, in which the sandbox's uid is its own); else None (the deadlines
+    alone decide)."""
+    if iso.root and "pid" in iso.namespaces:
+        return "pid"
+    if iso.permissions and uid is not None and not iso.root:
+        return "uid"
+    return None
+
+
 def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
                cwd: str, wall: float, uid: int | None, cgroups: list[str],
                files: dict[str, str],
@@ -108,7 +121,8 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
     plan: dict = {"argv": argv, "env": env, "cwd": cwd, "wall": wall, "uid": uid,
                   "cgroups": cgroups, "namespaces": list(iso.namespaces),
                   "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None,
-                  "runner_fds": list(runner_fds), "userns": iso.userns}
+                  "runner_fds": list(runner_fds), "userns": iso.userns,
+                  "observe": observe_by(iso, uid)}
     if iso.userns:
         # No uid of its own: the sandbox's processes are counted in its user namespace.
         plan["rlimits"] = {"RLIMIT_NPROC": TASKS_MAX, **plan["rlimits"]}

@@ -48,7 +48,13 @@ from grader.inside import lines
 from grader.inside.output import collect, tail
 from grader.sandbox.detect import Isolation, detect
 from grader.sandbox.launcher import KILLED_AT_LIMIT, SETUP_FAILED, Witness, sweep_uid
-from grader.sandbox.plan import build_plan, launch_command, sandbox_python, shared_dirs
+from grader.sandbox.plan import (
+    build_plan,
+    launch_command,
+    observe_by,
+    sandbox_python,
+    shared_dirs,
+)
 from grader.sandbox.resources import (
     DISK_FLAG,
     MEMORY_FLAG,
@@ -346,10 +352,7 @@ class _Jail:
             "params": params,
             "limits": DEFAULT_LIMITS,
             "env": {"KIT_MODULE": module, **(env or {})},
-            # How the watchdog tells the check's processes (grader.inside.stalls): a PID
-            # namespace of its own (/proc shows only the check), or a uid of its own.
-            "observe": ("pid" if self.iso.root and "pid" in self.iso.namespaces else
-                        "uid" if self.uid_level else None),
+            "observe": observe_by(self.iso, self.uid),  # (the watchdog's: see there)
         }
 
     def launch(self, argv: list[str], wall: float, files: dict[str, str],
