@@ -70,7 +70,7 @@ EXPECTED: dict[str, dict[str, tuple[set[str] | str, Says]]] = {
         "patch_the_overlap_gate": ({"overlap"}, {"overlap": "could not confirm"}),
         "idle_threads": ({"overlap"}, {}),
         "leave_state": (set(), {}),
-        "witness_flood": (ALL, {"returns_sum": "more data for the grader than it reads"}),
+        "witness_flood": (ALL, {"returns_sum": "leave the grader's sockets alone"}),
         "disk_fill": (set(), {}),
         "hostile_feedback": (ALL, {"returns_sum": "raised RuntimeError"}),
         "odd_files": (set(), {}),

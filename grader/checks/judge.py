@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from grader.sandbox import DISK_ENTRIES, DISK_MAX, MEMORY_MAX, PROCESS_MAX, Run
+from grader.sandbox import (
+    DISK_ENTRIES,
+    DISK_MAX,
+    MEMORY_MAX,
+    PROCESS_MAX,
+    WITNESS_OVERFLOW,
+    Run,
+)
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
                  if m in multiprocessing.get_all_start_methods()]
@@ -272,9 +279,15 @@ def describe_stuck(run: Run, module: str) -> str:
                      f"`if __name__ == \"__main__\":` or inside a function")
         return text + "."
     if run.status == "oversized":
-        return (f"{prefix}{call} left more data for the grader than it reads ({run.phase}): "
-                f"the grader judged nothing of this run. Return what the exercise asks for "
-                f"(a handful of values), not a huge or deeply nested structure.")
+        # (the phase names what was too much: the result, records, messages to init)
+        text = (f"{prefix}the run left more data for the grader than it reads ({run.phase}): "
+                f"the grader judged nothing of this run. ")
+        if run.phase.startswith(WITNESS_OVERFLOW):  # (the check's messages to init)
+            return text + ("Your code sent the sandbox's witness far more messages than "
+                           "the grader's own probes ever do: leave the grader's sockets "
+                           "alone and just do the exercise's work.")
+        return text + ("Return what the exercise asks for (a handful of values), not a huge "
+                       "or deeply nested structure.")
     if run.status == "killed":
         return (f"{prefix}{call} did not return and did not respond within the time limit "
                 f"(the whole process was killed): look for an endless loop.")

@@ -11,7 +11,8 @@ One public interface (everything else in this package is its inside):
   folders a sandbox could read (:func:`exposed`, :func:`hiding_advice`);
 * the limits of one sandbox (:data:`TASKS_MAX`, :data:`MEMORY_MAX`, :data:`PROCESS_MAX`,
   :data:`DISK_MAX` and :data:`DISK_ENTRIES` at the uid level,
-  :data:`DEFAULT_LIMITS`, :data:`GRACE`) and the grader's scratch folders
+  :data:`DEFAULT_LIMITS`, :data:`GRACE`; :data:`WITNESS_OVERFLOW` names a run over init's
+  notes) and the grader's scratch folders
   (:func:`own_scratch`, :func:`kill_marked`); what of a submission sandboxes get
   (:func:`submission_files`).
 
@@ -37,6 +38,7 @@ from grader.sandbox.resources import (
 from grader.sandbox.runs import (
     DEFAULT_LIMITS,
     GRACE,
+    WITNESS_OVERFLOW,
     Cancel,
     Run,
     Session,
@@ -51,7 +53,7 @@ from grader.sandbox.runs import (
 
 __all__ = [
     "DEFAULT_LIMITS", "DISK_ENTRIES", "DISK_MAX", "GRACE", "MEMORY_MAX", "PROCESS_MAX",
-    "TASKS_MAX", "Cancel", "Isolation", "Run", "Session", "doctor", "exposed",
+    "TASKS_MAX", "WITNESS_OVERFLOW", "Cancel", "Isolation", "Run", "Session", "doctor", "exposed",
     "force_isolation", "hiding_advice", "isolation", "kill_marked", "own_scratch", "run",
     "sessions_enabled", "share_inside", "skipped", "submission_files",
 ]

@@ -398,6 +398,9 @@ class Witness:
             conn.setblocking(False)
             conn.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
             self.clients[conn] = (b"", None)
+            # Its line is often there already: read it now, not after another poll (a
+            # flood of callers then costs init one wakeup per batch, not two per caller).
+            self._read(conn)
 
     def _read(self, conn) -> None:
         """Read what a caller sent; once its line is whole, act on it as coming from the
@@ -446,6 +449,8 @@ class Witness:
 
     def _note(self, key: str, pid: int, result: str | None = None,
               threads: int | None = None) -> None:
+        if self.overflowed and not key.startswith("runner-"):
+            return  # (nothing more is noted for this check: no need to look it up)
         ppid = parent_pid(self.proc, pid)
         if key.startswith("runner-") and ppid == self.runner and pid != self.check:
             # A session's next check (its process is the server's child, which only the

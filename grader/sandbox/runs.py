@@ -560,6 +560,10 @@ def share_inside() -> None:
         _inside_copy()
 
 
+# How a run over init's notes is named (the run's phase): judge explains it by this.
+WITNESS_OVERFLOW = "messages to the sandbox's witness"
+
+
 def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
               left: dict[str, Any], killed: bool, exit_code: int | None, elapsed: float,
               runner: int | None, entries: dict[str, dict[str, Any]] | None,
@@ -571,7 +575,7 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
     if witness_overflow and not left.get("oversized"):
         # Init stopped noting what the check's processes told it (Witness.LOG_LIMIT): the
         # rest of its probe calls cannot be confirmed, so none of the run is judged.
-        left = {**left, "oversized": f"messages to the sandbox's witness: more than "
+        left = {**left, "oversized": f"{WITNESS_OVERFLOW}: more than "
                                      f"{Witness.LOG_LIMIT >> 20} MiB of notes in one check"}
     if isinstance(left.get("oversized"), str) and left["oversized"]:
         # Over what the grader reads (grader.inside.bounded): nothing of it is judged.

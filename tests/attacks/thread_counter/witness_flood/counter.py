@@ -1,12 +1,14 @@
 """Attack: flood the sandbox's witness, then behave.
 
 At import it sends the sandbox's init (the grader's witness) 20,000 unique keys of 100
-characters (past what init notes for one check, 2 MiB) and parks 500 connections at
+characters (past what init notes for one check, 2 MiB) as fast as init takes them (no
+waiting for the answers: the flood goes at init's pace, not at that of round trips, which
+a busy machine slows down past the import's time limit), and parks 500 connections at
 barriers that never fill (init holds them; the grading command was started with
 ``ulimit -n 1024``). The rest is the reference solution.
 
-Must lose every check, each told that the run left more data than the grader reads
-(its probe calls can no longer be confirmed), in bounded time, and change nobody's
+Must lose every check, each told that the run sent the witness more than the grader
+reads (its probe calls can no longer be confirmed), in bounded time, and change nobody's
 grade: init's descriptors and the grader's memory stay bounded.
 """
 
@@ -88,7 +90,6 @@ if _path:
             with _socket.socket(_socket.AF_UNIX) as _s:
                 _s.connect(_path)
                 _s.sendall(b"%0100d\n" % _i)
-                _s.recv(16)
         except OSError:
             break
     for _i in range(500):
