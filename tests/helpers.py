@@ -32,11 +32,18 @@ def grade(assignment: str, submissions: list[Path], out: Path, jobs: int = 2,
 
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                           check=False, env=env, preexec_fn=limit if nofile else None)
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr + _kit_errors(out)
     results = {}
     for sub in submissions:
         results[sub.name] = json.loads((out / sub.name / "results.json").read_text())
     return results
+
+
+def _kit_errors(out: Path) -> str:
+    """What the kit wrote about its own failures (``kit_error.txt``), for a test's message."""
+    found = sorted(out.glob("*/kit_error.txt")) if out.is_dir() else []
+    return "".join(f"\n--- {p.parent.name}/kit_error.txt:\n{p.read_text(errors='replace')[:4000]}"
+                   for p in found[:5])
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
