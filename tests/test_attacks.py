@@ -359,11 +359,10 @@ FORGES_IN_PROCESS = pytest.mark.xfail(
     strict=True, reason="in-process instrumentation can be rewritten by the student's code")
 KNOWN_LIMITS = {("thread_counter", "forge_runner_result"), ("thread_counter", "patch_the_runner"),
                 ("thread_counter", "idle_threads")}
-CASES = [pytest.param(a, n, id=f"{a}/{n}", marks=[pytest.mark.xdist_group(f"attacks-{a}")]
-                      + ([FORGES_IN_PROCESS] if (a, n) in KNOWN_LIMITS else []))
+CASES = [pytest.param(a, n, id=f"{a}/{n}",  # (one worker per assignment: conftest.py)
+                      marks=[FORGES_IN_PROCESS] if (a, n) in KNOWN_LIMITS else [])
          for a in EXPECTED for n in EXPECTED[a]]
-CLASSES = [pytest.param(a, marks=pytest.mark.xdist_group(f"attacks-{a}"), id=a)
-           for a in EXPECTED]
+CLASSES = list(EXPECTED)
 
 
 @pytest.mark.timeout(900)
@@ -401,7 +400,7 @@ def test_attacks_harm_nobody(graded, assignment):
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("assignment", [a for a in CLASSES if a.id == "thread_counter"])
+@pytest.mark.parametrize("assignment", ["thread_counter"])
 def test_student_text_reaches_the_reports_only_as_text(graded, assignment):
     """hostile_feedback's exception text closes fences, fakes a Score heading, carries
     HTML, a link and terminal escapes: in feedback.md it stays inside fences, no heading
@@ -430,7 +429,7 @@ def test_student_text_reaches_the_reports_only_as_text(graded, assignment):
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("assignment", [a for a in CLASSES if a.id == "thread_counter"])
+@pytest.mark.parametrize("assignment", ["thread_counter"])
 def test_a_hostile_folder_costs_its_honest_student_nothing(graded, assignment):
     """odd_files: full marks, and the note names what was left out and why; the 512 MiB
     file was not copied anywhere (only the assignment's Python files are)."""

@@ -44,9 +44,6 @@ def klass(tmp_path_factory):
     return {"first": first, "second": second}
 
 
-pytestmark = pytest.mark.xdist_group("class-reports")
-
-
 @pytest.mark.timeout(600)
 def test_grading_twice_gives_identical_grades(klass):
     """(Once by folders, once as a class folder.)"""

@@ -31,7 +31,6 @@ from grader.assignments import ASSIGNMENTS  # noqa: E402
 from grader.integrations import nbcourse  # noqa: E402
 
 pytest.importorskip("nbgrader", reason="nbgrader is part of the kit's test extra")
-pytestmark = pytest.mark.xdist_group("nbgrader")  # one course, graded once
 
 A = "thread_counter"
 SOLUTION = (ROOT / "solutions" / A / "counter.py").read_text()

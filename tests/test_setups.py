@@ -209,8 +209,7 @@ SETUPS = {"root_venv_0700": (root_venv_0700, lambda: "" if os.geteuid() == 0 els
                              "needs root"),
           "nobody_venv": (nobody_venv, _lacks_for_nobody),
           "docker_like": (docker_like, _lacks_for_docker_like)}
-CASES = [pytest.param(setup, assignment, id=f"{setup}/{assignment}",
-                      marks=pytest.mark.xdist_group(f"setup-{setup}-{assignment}"))
+CASES = [pytest.param(setup, assignment, id=f"{setup}/{assignment}")
          for setup in SETUPS for assignment in EXPECTED]
 
 
