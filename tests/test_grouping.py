@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SHARED_GRADINGS, group_of
 
 ROOT = Path(__file__).resolve().parent.parent
