@@ -737,7 +737,7 @@ def test_a_flood_of_witness_keys_is_capped_per_check(tmp_path):
         kept = len(session.jail.witness_log.seen)
         assert session.checks_served == 2
     assert flood.status == "oversized" and not flood.finished, flood
-    assert "more than 2 MiB of notes in one check" in describe(flood, "counter")
+    assert "more than 256 KiB of notes in one check" in describe(flood, "counter")
     assert Witness.LOG_LIMIT - 4096 < size < Witness.LOG_LIMIT + 4096
     assert overflows == 1
     assert after.finished and after.data["overlap"]["state"] == "passed", after

@@ -318,9 +318,11 @@ class Witness:
 
     MAX_CLIENTS = 4096
     MAX_BARRIERS = 1024  # (names a check may use; later ones are "broken" at once)
-    # What one check may have init write to the log (a check logs a few dozen lines):
-    # past it, init answers but notes nothing, so the grader confirms nothing more.
-    LOG_LIMIT = 2 << 20
+    # What one check may have init write to the log (a check logs a few dozen lines of
+    # about 100 bytes, a fan-out of many children a few hundred): past it, init answers
+    # but notes nothing, so the grader confirms nothing more. Small, so that a flood
+    # reaches it within a fraction of a second, also on a busy machine.
+    LOG_LIMIT = 256 << 10
 
     def __init__(self, listener, log_path: str, runner: int, proc: str = "/proc",
                  uid: int | None = None):

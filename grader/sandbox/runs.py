@@ -576,7 +576,7 @@ def _make_run(scenario: str, start_method: str | None, params: dict[str, Any],
         # Init stopped noting what the check's processes told it (Witness.LOG_LIMIT): the
         # rest of its probe calls cannot be confirmed, so none of the run is judged.
         left = {**left, "oversized": f"{WITNESS_OVERFLOW}: more than "
-                                     f"{Witness.LOG_LIMIT >> 20} MiB of notes in one check"}
+                                     f"{Witness.LOG_LIMIT >> 10} KiB of notes in one check"}
     if isinstance(left.get("oversized"), str) and left["oversized"]:
         # Over what the grader reads (grader.inside.bounded): nothing of it is judged.
         status, phase, result = "oversized", left["oversized"][:200], {}

@@ -1,9 +1,9 @@
 """Attack: flood the sandbox's witness, then behave.
 
 At import it sends the sandbox's init (the grader's witness) 20,000 unique keys of 100
-characters (past what init notes for one check, 2 MiB) as fast as init takes them (no
-waiting for the answers: the flood goes at init's pace, not at that of round trips, which
-a busy machine slows down past the import's time limit), and parks 500 connections at
+characters (far past what init notes for one check, 256 KiB) as fast as init takes them
+(no waiting for the answers: the flood goes at init's pace, not at that of round trips,
+which a busy machine slows down past the import's time limit), and parks 500 connections at
 barriers that never fill (init holds them; the grading command was started with
 ``ulimit -n 1024``). The rest is the reference solution.
 
