@@ -98,15 +98,48 @@ def _start(tmp_path, name: str, code: str) -> subprocess.Popen:
                             start_new_session=True)
 
 
-def _end(proc: subprocess.Popen) -> None:
-    for pid in _tree(proc.pid):
+def _group(pgid: int) -> set[int]:
+    """The live processes of the process group ``pgid`` (zombies are over)."""
+    found = set()
+    for entry in os.listdir("/proc"):
         try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    proc.wait()
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if entry.isdigit() and int(fields[2]) == pgid and fields[0] != b"Z":
+                found.add(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _tracker(pid: int) -> bool:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # (a forkserver's children)
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"resource_tracker" in f.read()
+    except OSError:
+        return False
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Kill the scenario's processes (its session: a forkserver's children too), all but
+    its resource trackers, which then see their last client gone, unlink the semaphores
+    that spawn and forkserver left in /dev/shm, and end (else killed after 10 s)."""
+    trackers: set[int] = set()
+    for _ in range(2):  # (again for any forked meanwhile)
+        for pid in _group(proc.pid) | _tree(proc.pid):
+            if _tracker(pid):
+                trackers.add(pid)
+                continue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.wait()
+    end = time.monotonic() + 10
+    while trackers & _group(proc.pid) and time.monotonic() < end:
+        time.sleep(0.02)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         pass
 
