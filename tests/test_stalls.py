@@ -14,7 +14,7 @@ import time
 import pytest
 
 from grader.inside import stalls
-from grader.sandbox.tree import descendants
+from grader.sandbox.tree import descendants, stat_fields
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.fast,
               pytest.mark.skipif(not stalls.supported, reason="no call table for this CPU")]
@@ -102,13 +102,9 @@ def _group(pgid: int) -> set[int]:
     """The live processes of the process group ``pgid`` (zombies are over)."""
     found = set()
     for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            if entry.isdigit() and int(fields[2]) == pgid and fields[0] != b"Z":
-                found.add(int(entry))
-        except (OSError, IndexError, ValueError):
-            continue
+        fields = stat_fields("/proc", int(entry)) if entry.isdigit() else None
+        if fields and fields[0] != "Z" and fields[2] == str(pgid):
+            found.add(int(entry))
     return found
 
 
