@@ -562,7 +562,7 @@ class BarrierStalls:
     both as not passed). A serial pool or fan-out then costs a fraction of a second per
     barrier instead of its limit (8 to 16 s)."""
 
-    EVERY, SETTLE = 0.1, 0.3
+    EVERY, SETTLE = 0.05, 0.15
 
     def __init__(self, witness: Witness, proc: str, skip: set, uid: int | None = None):
         self.witness = witness
