@@ -338,3 +338,60 @@ def test_what_a_failed_run_stops_under_later_start_methods():
     assert stops(pools, "map/fork", hung, {}, {}) == [("map/spawn", "cancel"),
                                                       ("map/forkserver", "cancel")]
     assert stops(pools, "map/fork", run("skipped"), {}, {}) == []
+
+
+@pytest.mark.fast
+@pytest.mark.timeout(60)
+def test_calls_a_stopped_run_never_made_are_made_in_a_run_of_their_own():
+    """pool_variants calls its four parallel functions in one check under spawn and
+    forkserver (conftest ``rest``): the calls after one that did not return are made in a check of
+    their own, unless that call had returned under fork (then it alone already costs
+    ``portable``). The decision waits until fork's run of that call is over."""
+    from grader.suites.conftest import rest, returned_first, stops
+    from grader.suites.pool_variants.test_pools import SCENARIOS
+
+    def run(status, calls=None, key="parallel/spawn", abandoned=False):
+        method = key.partition("/")[2]
+        return sandbox.Run("pool_variant", method, status, "p", data={"calls": calls or {}},
+                           params=SCENARIOS[key]["params"], abandoned=abandoned)
+
+    done = {"map": {"done": True}, "apply_async": {}}
+    later = rest(SCENARIOS, "parallel/spawn", run("timeout", done))
+    assert later is not None
+    label, key, scenario = later
+    assert (label, key) == ("apply_async", "parallel+map_async/spawn")
+    assert [c["label"] for c in scenario["params"]["calls"]] == [
+        "map_async", "imap_unordered"]
+    assert scenario["deadline"] == sum(c["deadline"] for c in scenario["params"]["calls"])
+    assert scenario["start_method"] == "spawn"
+    # Every call made, or none needed any more: nothing to resume.
+    everything = {v: {"done": True} for v in
+                  ("map", "apply_async", "map_async", "imap_unordered")}
+    assert rest(SCENARIOS, "parallel/spawn", run("ok", everything)) is None
+    assert rest(SCENARIOS, "parallel/spawn", run("timeout", done, abandoned=True)) is None
+    assert rest(SCENARIOS, "parallel/spawn", run("skipped")) is None
+    assert rest(SCENARIOS, "map/fork", run("timeout", {"map": {}}, "map/fork")) is None
+    # The last call did not return: nothing was left unmade.
+    last = dict(everything, imap_unordered={})
+    assert rest(SCENARIOS, "parallel/spawn", run("timeout", last)) is None
+    # Whether map returned under fork: unknown until its run is over.
+    assert returned_first(SCENARIOS, {}, "map") is None
+    assert returned_first(SCENARIOS, {"map/fork": run("timeout", {"map": {}}, "map/fork")},
+                          "map") is False
+    fine = run("ok", {"map": {"done": True}}, "map/fork")
+    assert returned_first(SCENARIOS, {"map/fork": fine}, "map") is True
+    # One call failing under fork stops nothing of the four-call runs; the three after
+    # the first abandon them, all four cancel them.
+    hung = run("timeout", {"map": {}}, "map/fork")
+    assert stops(SCENARIOS, "map/fork", hung, {}, {}) == []
+    assert stops(SCENARIOS, "apply/fork", run("timeout", {"apply": {}}, "apply/fork"), {},
+                 {}) == [("apply/spawn", "cancel"), ("apply/forkserver", "cancel")]
+    failed: dict = {}
+    for v in ("apply_async", "map_async"):
+        assert stops(SCENARIOS, f"{v}/fork", run("timeout", {v: {}}, f"{v}/fork"),
+                     failed, {}) == []
+    assert stops(SCENARIOS, "imap_unordered/fork",
+                 run("timeout", {"imap_unordered": {}}, "imap_unordered/fork"), failed,
+                 {}) == [("parallel/spawn", "abandon"), ("parallel/forkserver", "abandon")]
+    assert stops(SCENARIOS, "map/fork", hung, failed, {}) == [
+        ("parallel/spawn", "cancel"), ("parallel/forkserver", "cancel")]

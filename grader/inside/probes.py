@@ -364,15 +364,24 @@ def probe_rand_string(length, output, *args, **kwargs):
 
 # --- pool_variants ----------------------------------------------------------------------
 
-_plan_cache: dict[str, Any] | None = None
-
-
 def _plan() -> dict[str, Any]:
-    global _plan_cache
-    if _plan_cache is None:
-        with open(os.environ["KIT_PLAN"]) as f:
-            _plan_cache = json.load(f)
-    return _plan_cache
+    """The plan of the pool call under way (``$KIT_PLAN``). Read at every use, not kept: a
+    check may call several pool functions, each with a plan of its own, and the workers of
+    a ``fork`` pool inherit whatever this process had read."""
+    with open(os.environ["KIT_PLAN"]) as f:
+        return json.load(f)
+
+
+def write_plan(path: str, plan: dict[str, Any]) -> None:
+    """Put ``plan`` at ``path`` whole (readers never see half of it)."""
+    tmp = f"{path}.{_token()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(plan, f)
+    os.replace(tmp, path)
+
+
+def _arrived_name(plan: dict[str, Any], value: Any) -> str:
+    return f"{plan['name']}-arrived-{value}"
 
 
 def task_result(value: int) -> int:
@@ -381,12 +390,19 @@ def task_result(value: int) -> int:
 
 
 def timed_task(value):
-    """A pool task: follows the plan for ``value`` (barrier, peer wait, sleep), records
-    (pid, start, end) and returns :func:`task_result`."""
+    """A pool task: follows the plan for ``value`` (barrier, peer wait, ``after``, sleep),
+    records (pid, start, end) and returns :func:`task_result`.
+
+    ``after: x`` holds the task until the result of the task for ``x`` has reached the
+    caller (:func:`result_arrived`, in the pool's result handler): its own result can then
+    only arrive later. A chain of them makes the order in which results reach the caller
+    certain, with no sleep and on any machine's load."""
     plan = _plan()
     step = plan["tasks"].get(str(value), {})
     rec = identity()
     rec["value"] = value
+    if plan.get("call"):
+        rec["call"] = plan["call"]
     rec["start"] = time.monotonic()
     token = _token()
     running = os.path.join(_dir(), f"running-{plan['name']}")
@@ -402,9 +418,34 @@ def timed_task(value):
         elif plan.get("peer_wait"):  # (lets the waiting task see this one)
             wait_for_peer(plan["name"], token, plan["peer_wait"], rec["key"], waits=False)
         rec["peers_at_start"] = len(os.listdir(running)) - 1
+        if "after" in step:
+            rec["after"] = barrier(_arrived_name(plan, step["after"]), 2,
+                                   plan["barrier_timeout"], f"{rec['key']}-after")
         time.sleep(step.get("sleep", 0.0))
         return task_result(value)
     finally:
         os.unlink(os.path.join(running, token))
         rec["end"] = time.monotonic()
         record("task", rec)
+
+
+def result_arrived(result: Any) -> None:
+    """In the caller, from the pool's result handler: ``result`` (what :func:`timed_task`
+    returned) has reached this process. If a task of the plan waits for it (``after``),
+    meet that task at their barrier of two, so that it goes on only now; a task that can
+    no longer come (a serial pool, one worker's chunk) is given up on as any barrier is
+    (init sees that nothing else can run, or the time limit)."""
+    path = os.environ.get("KIT_PLAN")
+    if not path or type(result) is not int:
+        return
+    try:
+        plan = _plan()
+    except (OSError, ValueError):
+        return
+    waited = {task_result(int(step["after"])): step["after"]
+              for step in plan.get("tasks", {}).values()
+              if isinstance(step, dict) and type(step.get("after")) is int}
+    if result not in waited:
+        return
+    barrier(_arrived_name(plan, waited[result]), 2, plan.get("barrier_timeout", 8.0),
+            f"{_token()}-arrived")

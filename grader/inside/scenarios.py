@@ -197,7 +197,7 @@ def _watch_pools() -> None:
     # The order in which results reached this process (the pool's result handler hands
     # each to its AsyncResult or iterator): what imap_unordered, or callbacks, return.
     pool_module = multiprocessing.pool
-    for cls in (pool_module.ApplyResult, pool_module.IMapIterator,
+    for cls in (pool_module.ApplyResult, pool_module.MapResult, pool_module.IMapIterator,
                 pool_module.IMapUnorderedIterator):
         real = cls.__dict__.get("_set")
         if real is None:
@@ -206,11 +206,18 @@ def _watch_pools() -> None:
         def arrived(self, i, obj, _real=real):
             try:
                 success, value = obj
-                if success:
-                    _ARRIVALS.extend(value if type(value) is list else [value])
+                got = (value if type(value) is list else [value]) if success else []
             except (TypeError, ValueError):
-                pass
-            return _real(self, i, obj)
+                got = []
+            _ARRIVALS.extend(got)
+            try:
+                return _real(self, i, obj)
+            finally:
+                for result in got:
+                    try:
+                        probes.result_arrived(result)
+                    except Exception:  # noqa: BLE001 (the pool's handler must go on)
+                        pass
 
         cls._set = arrived
 
@@ -244,11 +251,20 @@ def _worker_id(worker: Any) -> Any:
 
 
 def pool_variant(spec: dict[str, Any], data: dict[str, Any]) -> None:
-    """Call one pool variant with the grader's :func:`probes.timed_task` as ``func``."""
+    """Call pool functions, one per entry of ``params["calls"]``, in this process, each
+    with the grader's :func:`probes.timed_task` as ``func`` and a plan of its own.
+
+    As in :func:`fanout`: each call has a ``label`` and its own deadline and fills
+    ``data["calls"][label]`` (``done`` once it is over); the probes' records carry the
+    label; the grader may abandon the calls after the first. Under ``spawn`` and
+    ``forkserver`` the calls share one resource tracker (and forkserver)."""
     params = spec["params"]
+    calls = params["calls"]
+    set_deadline(calls[0]["deadline"])
+    # One path for every call (forkserver's workers inherit the environment it started
+    # with); the file is replaced before each call.
     plan_path = os.path.join(spec["probe_dir"], "plan.json")
-    with open(plan_path, "w") as f:
-        json.dump(params["plan"], f)
+    probes.write_plan(plan_path, calls[0]["plan"] | {"call": calls[0]["label"]})
     os.environ["KIT_PLAN"] = plan_path
     # Pool() without processes has one worker per CPU: the same count on every grading
     # machine, fewer than the check asks for, so that forgetting the argument gives the
@@ -258,19 +274,33 @@ def pool_variant(spec: dict[str, Any], data: dict[str, Any]) -> None:
         os.process_cpu_count = os.cpu_count
     _watch_pools()
     module = import_student()
-    func = getattr(module, params["function"])
-    items = list(params["items"])
-    set_phase(f"calling {params['function']}(timed_task, (x for x in {items}), "
-              f"processes={params['processes']})")
-    before = len(_POOLS)
-    _ARRIVALS.clear()
-    # A generator, as the exercise allows any iterable (len() or indexing fail on it).
-    value = func(probes.timed_task, (x for x in items), processes=params["processes"])
-    set_phase(f"checking the pools after {params['function']} returned")
-    data["value"] = plain(value)
-    data["arrivals"] = [x for x in _ARRIVALS[:1000] if type(x) is int]
-    data["pools"] = [_pool_state(e) for e in _POOLS]
-    data["pools_in_call"] = len(_POOLS) - before
+    at_import = len(_POOLS)
+    processes = params["processes"]
+    data["calls"] = {}
+    for number, call in enumerate(calls):
+        name, items = call["function"], list(call["items"])
+        set_phase(f"calling {name}(timed_task, (x for x in {items}), "
+                  f"processes={processes})")
+        if number:
+            write_progress()  # (see fanout)
+            if abandoned():
+                return
+            set_deadline(call["deadline"])
+            probes.write_plan(plan_path, call["plan"] | {"call": call["label"]})
+        out: dict[str, Any] = {}
+        data["calls"][call["label"]] = out
+        func = getattr(module, name)
+        before = len(_POOLS)
+        _ARRIVALS.clear()
+        # A generator, as the exercise allows any iterable (len() or indexing fail on it).
+        value = func(probes.timed_task, (x for x in items), processes=processes)
+        set_phase(f"checking the pools after {name} returned")
+        out["value"] = plain(value)
+        out["arrivals"] = [x for x in _ARRIVALS[:1000] if type(x) is int]
+        # (Pools made at import belong to every call: they are what each one used.)
+        out["pools"] = [_pool_state(e) for e in _POOLS[:at_import] + _POOLS[before:]]
+        out["pools_in_call"] = len(_POOLS) - before
+        out["done"] = True
 
 
 def pool_empty(spec: dict[str, Any], data: dict[str, Any]) -> None:

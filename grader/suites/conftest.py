@@ -74,6 +74,40 @@ def stops(scenarios: dict, key: str, run, failed: dict, done) -> list[tuple[str,
     return out
 
 
+def rest(scenarios: dict, key: str, run) -> tuple[str, str, dict] | None:
+    """The calls of ``key``'s scenario that ``run`` never made because an earlier call of
+    it did not return (an exception, a deadline, a death), as a scenario of their own:
+    ``(label, name+next/method, scenario)``, ``label`` the call that did not return,
+    ``next`` the first one not made. None when every call was made, or the run was
+    cancelled or abandoned (the grader did not need them)."""
+    calls = (scenarios[key].get("params") or {}).get("calls")
+    if (run.status == "skipped" or run.abandoned or not isinstance(calls, list)
+            or len(calls) < 2):
+        return None
+    labels = _labels(key, scenarios)
+    for i, label in enumerate(labels):
+        if i and call_of(run, label).status == "skipped":
+            name, sep, method = key.partition("/")
+            scenario = dict(scenarios[key], params={**scenarios[key]["params"],
+                                                    "calls": calls[i:]},
+                            deadline=sum(c["deadline"] for c in calls[i:]))
+            return labels[i - 1], f"{name}+{label}{sep}{method}", scenario
+    return None
+
+
+def returned_first(scenarios: dict, done: dict, label: str) -> bool | None:
+    """Whether call ``label`` returned under the first start method (None: not known yet,
+    a run that makes it is not over)."""
+    unknown = False
+    for key in scenarios:
+        if _method(key) == 0 and label in _labels(key, scenarios):
+            if key not in done:
+                unknown = True
+            elif _part(done[key], key, label, scenarios).finished:
+                return True
+    return None if unknown else False
+
+
 @pytest.fixture(scope="module")
 def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     """Run the suite's scenarios; ``key -> Run``.
@@ -89,9 +123,17 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     everywhere costs about one check's time limit instead of three, a correct one loses
     no parallelism, and whether a later run was stopped changes no verdict and no
     explanation.
+
+    A suite that sets ``RESUME`` has the calls that a run never made (an earlier call of
+    it did not return) made in a run of their own (:func:`rest`), under the same rules,
+    unless the call that did not return had returned under the first start method: that
+    failure already costs the ``portable`` check, and the later calls could not change a
+    verdict there. Which calls are made depends only on what the submission did, never on
+    which run ended first (the decision waits for the first method's run of that call).
     """
     module = request.module.MODULE
-    scenarios = request.module.SCENARIOS
+    scenarios = dict(request.module.SCENARIOS)
+    resume = getattr(request.module, "RESUME", False)
     parallel = min(settings.number("KIT_SANDBOXES"), len(scenarios))
     order = sorted(scenarios, key=lambda k: _method(k) or 0)
     todo: queue.SimpleQueue = queue.SimpleQueue()
@@ -100,6 +142,7 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
     done: dict = {}
     cancels = {key: sandbox.Cancel() for key in scenarios}
     failed: dict = {}  # key -> labels that failed under earlier start methods
+    pending: list = []  # what rest() found, until returned_first() knows
     lock = threading.Lock()
 
     def serve() -> None:
@@ -118,6 +161,33 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
                 with lock:
                     for other, how in stops(scenarios, key, run, failed, done):
                         getattr(cancels[other], how)()
+                    later = rest(scenarios, key, run) if resume else None
+                    if later is not None:
+                        pending.append(later)
+                    for item in list(pending):
+                        returned = returned_first(scenarios, done, item[0])
+                        if returned is not None:
+                            pending.remove(item)
+                            if not returned:
+                                resume_with(*item[1:])
+
+    def resume_with(new: str, scenario: dict) -> None:
+        # (Under the lock, from the thread that just ended a run: it takes it next.)
+        labels = {c.get("label") for c in scenario["params"]["calls"]}
+        failed[new] = set()
+        for key, run in done.items():  # (what earlier methods' runs stop: as stops())
+            if _method(key) is not None and _method(key) < _method(new):
+                for label in set(_labels(key, scenarios)) & labels:
+                    part = _part(run, key, label, scenarios)
+                    if part.status != "skipped" and not part.finished:
+                        failed[new].add(label)
+        scenarios[new], cancels[new] = scenario, sandbox.Cancel()
+        first = scenario["params"]["calls"][0].get("label")
+        if failed[new] >= labels:
+            cancels[new].cancel()
+        elif len(labels) > 1 and failed[new] >= labels - {first}:
+            cancels[new].abandon()
+        todo.put(new)
 
     with ThreadPoolExecutor(max_workers=parallel) as slots:
         for future in [slots.submit(serve) for _ in range(parallel)]:

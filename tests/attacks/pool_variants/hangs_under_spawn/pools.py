@@ -1,8 +1,10 @@
 """Attack: the pool functions work under fork and block for ever under spawn/forkserver.
 
-Ten runs hang; running them all to their limit in 6 slots would take two rounds. A
-forkserver run whose spawn run did not finish cannot count, so it is cancelled: grading
-ends in about one round, and only ``portable`` is lost.
+Under each of spawn and forkserver, the check of ``pool_apply`` and the first call of the
+check of the other four hang. That call returned under fork, so it alone costs
+``portable`` and the three after it are not made in a check of their own: grading ends
+in about one round of deadlines (a deadlock is seen at once where init watches), and
+only ``portable`` is lost.
 """
 
 # ruff: noqa: E402, F811 - a whole student module with the attack appended
