@@ -105,6 +105,14 @@ PICKLING_HINT = (
 )
 
 
+FRESH_IMPORT_HINT = (
+    "It returned under {default}, where a child process starts as a copy of yours. Under "
+    "'{method}' a child (a Pool's workers too) is a new interpreter that imports your "
+    "module again and gets only what is pickled to it, the function and its arguments: "
+    "a module-level variable that your code set in the parent (say, a global holding "
+    "`func`) still has its initial value there. Pass what the children need as arguments."
+)
+
 POOL_PICKLING_HINT = (
     "Whatever the start method, a Pool sends every task to its worker processes by pickling "
     "the function and its arguments; the worker looks the function up by name in its "
@@ -376,6 +384,22 @@ def _method_rank(method: str) -> int:
     return START_METHODS.index(method) if method in START_METHODS else len(START_METHODS)
 
 
+def _fresh_import(run: Run, default: str) -> str:
+    """The hint for an exception raised only under a method whose children import the
+    module afresh: what they do not inherit. Not for the mistakes that have hints of their
+    own (pickling, the import itself, the stub, sys.exit)."""
+    error = run.error or {}
+    if run.status != "ok" or not error or run.start_method in (None, "fork"):
+        return ""
+    kind, message = str(error.get("type", "")), str(error.get("message", "")).lower()
+    phase = str(error.get("phase") or run.phase)
+    if (phase.startswith("importing") or kind in ("NotImplementedError", "SystemExit",
+                                                   "PicklingError")
+            or "pickle" in message or "can't get attribute" in message):
+        return ""
+    return " " + FRESH_IMPORT_HINT.format(default=default, method=run.start_method)
+
+
 def check_portable(groups: Iterable[dict[str, Run]], module: str, default: str = "fork") -> None:
     """Every scenario that finished under the default start method finished under the others.
 
@@ -391,7 +415,7 @@ def check_portable(groups: Iterable[dict[str, Run]], module: str, default: str =
             # suites' ``runs`` fixture), and the explanation must not depend on that.
             failing = [r for m, r in sorted(runs.items(), key=lambda i: _method_rank(i[0]))
                        if not r.finished and r.status != "skipped"]
-            problems += [describe(r, module) for r in failing[:1]]
+            problems += [describe(r, module) + _fresh_import(r, default) for r in failing[:1]]
         elif failed_first is None:
             failed_first = first
     if not compared and failed_first is not None:
