@@ -124,6 +124,9 @@ def grade(assignment: Assignment, submissions: list[Path], out: Path, jobs: int 
     # checks at once); see grader.sandbox.pool.
     sandboxes = admission.most * settings.number("KIT_SANDBOXES")
     warm_pool = pool.Pool(sandboxes, run_token) if pool.wanted() else None
+    if warm_pool is not None and submissions:
+        warm_pool.warm_up(submissions[0].resolve(), assignment.module,
+                          min(settings.number("KIT_SANDBOXES"), sandboxes))
     pool_env = warm_pool.env() if warm_pool else {}
     # One pytest imported once, forked per student (grader.grading.warm); KIT_WARM=0: a fresh
     # pytest process each.

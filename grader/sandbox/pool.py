@@ -59,6 +59,7 @@ class Pool:
         self.closed = False
         self.cond = threading.Condition()
         self.launched = 0  # sandboxes started (what the pool saves: checks - launched)
+        self.warming: list[threading.Thread] = []  # (warm_up's launches)
         self.checks = 0
         self.folder = tempfile.mkdtemp(prefix="kit-pool-")  # mode 0700
         sandbox.own_scratch(self.folder)
@@ -78,6 +79,33 @@ class Pool:
     def env(self) -> dict[str, str]:
         """What a suite's pytest process needs in its environment to use the pool."""
         return {"KIT_POOL": self.path}
+
+    def warm_up(self, submission: Path, module: str, count: int) -> None:
+        """Launch up to ``count`` sessions for ``submission`` now, in the background, and
+        keep them idle: the first student's checks then find them ready instead of
+        waiting for their launch, which overlaps the start of that student's pytest (one
+        core busy importing pytest, the other free). A launch that fails is dropped;
+        the check that needs a sandbox then launches one and reports the failure."""
+        def launch() -> None:
+            with self.cond:
+                if self.closed or self.alive >= self.size:
+                    return
+                self.alive += 1
+            session = sandbox.Session(submission, module, self.workdir,
+                                      run_token=self.run_token)
+            try:
+                session.start()
+            except Exception:  # noqa: BLE001 (see above)
+                self._drop(session)
+                return
+            with self.cond:
+                self.launched += session.launches
+            self.release(session)
+
+        for _ in range(count):
+            thread = threading.Thread(target=launch, daemon=True, name="kit-pool-warm")
+            self.warming.append(thread)
+            thread.start()
 
     # --- leasing -------------------------------------------------------------------------
 
@@ -147,6 +175,8 @@ class Pool:
             self.release(session)
 
     def close(self) -> None:
+        for thread in self.warming:  # (a launch under way ends in the pool, then closed)
+            thread.join()
         with self.cond:
             self.closed = True
             idle, self.idle = self.idle, []

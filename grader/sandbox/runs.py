@@ -731,6 +731,11 @@ class Session:
             except OSError:
                 self.close(graceful=False)  # (the next check starts a fresh sandbox)
 
+    def start(self) -> None:
+        """Launch the sandbox now rather than at the first check."""
+        if self.enabled and self.jail is None:
+            self._start()
+
     def _start(self) -> None:
         jail = _Jail(self.submission, self.workdir, self.run_token)
         self.started_at = time.monotonic()
