@@ -420,7 +420,8 @@ def timed_task(value):
         rec["peers_at_start"] = len(os.listdir(running)) - 1
         if "after" in step:
             rec["after"] = barrier(_arrived_name(plan, step["after"]), 2,
-                                   plan["barrier_timeout"], f"{rec['key']}-after")
+                                   plan.get("after_timeout", plan["barrier_timeout"]),
+                                   f"{rec['key']}-after")
         time.sleep(step.get("sleep", 0.0))
         return task_result(value)
     finally:
@@ -447,5 +448,5 @@ def result_arrived(result: Any) -> None:
               if isinstance(step, dict) and type(step.get("after")) is int}
     if result not in waited:
         return
-    barrier(_arrived_name(plan, waited[result]), 2, plan.get("barrier_timeout", 8.0),
-            f"{_token()}-arrived")
+    barrier(_arrived_name(plan, waited[result]), 2,
+            plan.get("after_timeout", plan.get("barrier_timeout", 8.0)), f"{_token()}-arrived")

@@ -62,7 +62,10 @@ def _plan(variant: str, method: str) -> dict:
     # The first three tasks (5, 2, 9) meet at the barrier; then 2 waits until 9's result
     # has reached the caller, and 5 until 2's has: the results arrive in the order 9, 2, 5,
     # never in input order, by construction (no sleep, on any machine's load).
+    # A wait that cannot end (a serial pool) ends when init sees nothing else can run, or,
+    # where nothing watches the check, after PEER_WAIT (as pool_apply's peer wait).
     return {"name": variant, "barrier": PROCESSES, "barrier_timeout": barrier_timeout(method),
+            "after_timeout": PEER_WAIT,
             "tasks": {"5": {"after": 2}, "2": {"after": 9}, "9": {}}}
 
 
