@@ -395,3 +395,30 @@ def test_calls_a_stopped_run_never_made_are_made_in_a_run_of_their_own():
                  {}) == [("parallel/spawn", "abandon"), ("parallel/forkserver", "abandon")]
     assert stops(SCENARIOS, "map/fork", hung, failed, {}) == [
         ("parallel/spawn", "cancel"), ("parallel/forkserver", "cancel")]
+
+
+@pytest.mark.fast
+@pytest.mark.timeout(60)
+def test_where_stalls_are_not_seen_every_call_has_a_check_of_its_own():
+    """At the weakest levels a barrier that cannot fill lasts its limit, so the runs
+    fixture gives each call of pool_variants' four-call checks a check of its own
+    (conftest ``one_call_each``), named as ``rest`` would name it; the rest is unchanged."""
+    from grader.sandbox import Isolation
+    from grader.suites.conftest import one_call_each
+    from grader.suites.pool_variants.test_pools import SCENARIOS
+
+    full = Isolation(uid=True, namespaces=("mount", "pid", "net", "ipc", "uts"), root=True)
+    uid_level = Isolation(uid=True, permissions=True)
+    assert full.stalls_seen and uid_level.stalls_seen
+    assert not Isolation(subreaper=True).stalls_seen and not Isolation().stalls_seen
+    split = one_call_each(SCENARIOS)
+    assert set(split) == set(SCENARIOS) | {f"parallel+{v}/{m}" for v in (
+        "apply_async", "map_async", "imap_unordered") for m in ("spawn", "forkserver")}
+    for key, scenario in split.items():
+        calls = scenario["params"].get("calls")
+        if calls is not None:
+            assert len(calls) == 1 and scenario["deadline"] == calls[0]["deadline"], key
+        else:
+            assert scenario == SCENARIOS[key]
+    assert [c["label"] for c in split["parallel/spawn"]["params"]["calls"]] == ["map"]
+    assert split["parallel+map_async/forkserver"]["start_method"] == "forkserver"

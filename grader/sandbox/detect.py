@@ -82,6 +82,14 @@ class Isolation:
         return self.uid or self.userns
 
     @property
+    def stalls_seen(self) -> bool:
+        """Whether a check's deadlocks and unreachable barriers are seen when they happen
+        (:func:`grader.sandbox.plan.observe_by`: a PID namespace of its own with a private
+        root, or the uid level); elsewhere they last until their time limits."""
+        return ((self.root and "pid" in self.namespaces)
+                or (self.permissions and self.uid and not self.root))
+
+    @property
     def full(self) -> bool:
         """The isolation a grade can be trusted with: separated from the grader, in every
         namespace, on a private root file system (hidden suites, solutions, other
