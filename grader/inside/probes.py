@@ -396,7 +396,8 @@ def timed_task(value):
     ``after: x`` holds the task until the result of the task for ``x`` has reached the
     caller (:func:`result_arrived`, in the pool's result handler): its own result can then
     only arrive later. A chain of them makes the order in which results reach the caller
-    certain, with no sleep and on any machine's load."""
+    certain, with no sleep and on any machine's load. Where nothing met the task there
+    (``unpaired_sleep``), it sleeps instead, so that the tasks still end in that order."""
     plan = _plan()
     step = plan["tasks"].get(str(value), {})
     rec = identity()
@@ -422,6 +423,10 @@ def timed_task(value):
             rec["after"] = barrier(_arrived_name(plan, step["after"]), 2,
                                    plan.get("after_timeout", plan["barrier_timeout"]),
                                    f"{rec['key']}-after")
+            if rec["after"] != "passed":
+                # No result handler met this task (results that do not pass through a
+                # multiprocessing pool, a serial pool): keep the planned order by time.
+                time.sleep(step.get("unpaired_sleep", 0.0))
         time.sleep(step.get("sleep", 0.0))
         return task_result(value)
     finally:

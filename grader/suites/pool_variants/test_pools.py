@@ -63,10 +63,13 @@ def _plan(variant: str, method: str) -> dict:
     # has reached the caller, and 5 until 2's has: the results arrive in the order 9, 2, 5,
     # never in input order, by construction (no sleep, on any machine's load).
     # A wait that cannot end (a serial pool) ends when init sees nothing else can run, or,
-    # where nothing watches the check, after PEER_WAIT (as pool_apply's peer wait).
+    # where nothing watches the check, after PEER_WAIT (as pool_apply's peer wait); the task
+    # then sleeps so that the tasks still end in the planned order, 0.3 s apart (results
+    # that do not pass through a multiprocessing pool are judged by when tasks ended).
     return {"name": variant, "barrier": PROCESSES, "barrier_timeout": barrier_timeout(method),
             "after_timeout": PEER_WAIT,
-            "tasks": {"5": {"after": 2}, "2": {"after": 9}, "9": {}}}
+            "tasks": {"5": {"after": 2, "unpaired_sleep": 0.6},
+                      "2": {"after": 9, "unpaired_sleep": 0.3}, "9": {}}}
 
 
 def _call(variant: str, method: str) -> dict:
