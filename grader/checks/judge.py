@@ -129,6 +129,15 @@ def where(error: dict[str, Any] | None) -> str:
     return f" at {w['file']} line {w['line']}{text}"
 
 
+def _pickling(kind: str, message: str) -> bool:
+    """Whether an exception says that something could not be pickled or unpickled. (Python
+    3.13 says "AttributeError: Can't get local object 'f.<locals>.<lambda>'" where
+    earlier versions say "Can't pickle local object".)"""
+    lowered = message.lower()
+    return (kind == "PicklingError" or "pickle" in lowered or "can't get attribute" in lowered
+            or "can't get local object" in lowered)
+
+
 def describe_error(run: Run, module: str) -> str:
     """Explain an exception raised by the student's code (``run.error``)."""
     error = run.error or {}
@@ -154,8 +163,7 @@ def describe_error(run: Run, module: str) -> str:
                 f"still the unchanged stub.")
     if kind == "AttributeError" and f"module '{module}' has no attribute" in message:
         return f"{prefix}{module}.py has no {message.split('attribute')[-1].strip()}: {message}."
-    lowered = message.lower()
-    if kind == "PicklingError" or "pickle" in lowered or "can't get attribute" in lowered:
+    if _pickling(kind, message):
         hint = (POOL_PICKLING_HINT if run.start_method == "fork"
                 else PICKLING_HINT.format(method=run.start_method))
         return f"{prefix}{call} raised {kind}: {message}{where(error)}. " + hint
@@ -391,11 +399,10 @@ def _fresh_import(run: Run, default: str) -> str:
     error = run.error or {}
     if run.status != "ok" or not error or run.start_method in (None, "fork"):
         return ""
-    kind, message = str(error.get("type", "")), str(error.get("message", "")).lower()
+    kind, message = str(error.get("type", "")), str(error.get("message", ""))
     phase = str(error.get("phase") or run.phase)
-    if (phase.startswith("importing") or kind in ("NotImplementedError", "SystemExit",
-                                                   "PicklingError")
-            or "pickle" in message or "can't get attribute" in message):
+    if (phase.startswith("importing") or kind in ("NotImplementedError", "SystemExit")
+            or _pickling(kind, message)):
         return ""
     return " " + FRESH_IMPORT_HINT.format(default=default, method=run.start_method)
 
