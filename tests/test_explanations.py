@@ -1,13 +1,14 @@
 """Explanations name the cause that fits what happened, on every Python the kit supports:
 an object that could not be pickled gets the pickling hint whatever words the pickle
-module uses, and an exception raised only under spawn or forkserver gets the hint about
-what a freshly imported child does not inherit, unless a better one applies."""
+module uses, an exception raised only under spawn or forkserver gets the hint about what
+a freshly imported child does not inherit, unless a better one applies, and a forked
+child is placed in student code only by the frames it runs itself."""
 
 from __future__ import annotations
 
 import pytest
 
-from grader.checks.judge import Lost, check_portable, describe
+from grader.checks.judge import Lost, check_portable, describe, where_children_are
 from grader.sandbox import Run
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.fast]  # (fast: no sandbox)
@@ -61,3 +62,36 @@ def test_the_fresh_import_hint_gives_way_to_a_better_one(kind, message):
 def test_no_fresh_import_hint_for_a_deadline():
     hung = Run("pool_variant", "spawn", "timeout", CALL, timeout={"after": 28.0})
     assert FRESH not in portable(hung)
+
+
+def frame(func: str, path: str, student: bool = False) -> dict:
+    return {"func": func, "path": path, "file": path.rsplit("/", 1)[-1], "line": 1,
+            "student": student, "text": ""}
+
+
+MP = "/usr/lib/python3/multiprocessing/"
+FORKED = [frame("fan_out", "/sandbox/submission/fanout.py", True),
+          frame("start", MP + "process.py"), frame("_Popen", MP + "context.py"),
+          frame("__init__", MP + "popen_fork.py"), frame("_launch", MP + "popen_fork.py")]
+EXITING_311 = [frame("_bootstrap", MP + "process.py"), frame("_exit_function", MP + "util.py"),
+               frame("join", "/usr/lib/python3/threading.py")]
+EXITING_313 = [frame("_exit_function", MP + "util.py"),
+               frame("join", "/usr/lib/python3/threading.py")]
+BUSY = [frame("_bootstrap", MP + "process.py"), frame("run", MP + "process.py"),
+        frame("rand_string", "/sandbox/submission/fanout.py", True)]
+
+
+def stuck(*stacks: list) -> Run:
+    return Run("fanout", "fork", "timeout", "calling fan_out(2, 262144)",
+               timeout={"after": 1.0, "children": [{"pid": 4 + i, "frames": s}
+                                                   for i, s in enumerate(stacks)]})
+
+
+@pytest.mark.parametrize("exiting", [EXITING_311, EXITING_313], ids=["3.11", "3.13"])
+def test_a_forked_child_is_not_in_the_parents_frames(exiting):
+    """A child that waits to flush its queue while exiting is not "in student code"
+    because its stack still holds the parent's p.start() (3.13 keeps it in view); one
+    that runs the student's function is."""
+    assert where_children_are(stuck(FORKED[-2:] + exiting, FORKED + exiting)) is None
+    count, asked, where = where_children_are(stuck(FORKED + exiting, FORKED + BUSY))
+    assert (count, asked, where["func"]) == (1, 2, "rand_string")

@@ -220,6 +220,14 @@ def where_children_are(run: Run) -> tuple[int, int, dict[str, Any]] | None:
             continue
         asked += 1
         frames = [f for f in child["frames"] if isinstance(f, dict)]
+        # A forked child's stack begins with its parent's, down to the fork in
+        # popen_fork's _launch (the student's p.start() among them): only what runs above
+        # it is the child's own. (Whether the parent's frames fit in the frames kept of a
+        # child's stack depends on the Python version: 3.13's exit path is shorter.)
+        fork = [i for i, f in enumerate(frames) if f.get("func") == "_launch"
+                and str(f.get("path", "")).endswith("multiprocessing/popen_fork.py")]
+        if fork:
+            frames = frames[fork[-1] + 1:]
         frame = _student_frame({"frames": frames})
         if frame:
             key = (frame.get("file"), frame.get("line"))
