@@ -57,6 +57,8 @@ SETTINGS = [
     # The kit's own tests and benchmarks.
     Setting("KIT_STRESS_RUNS", "0", "tests/test_stress.py: grade the whole corpus this many "
             "times under load (10 before a release)", "tests"),
+    Setting("KIT_CORPUS_PYTHONS", "0", "tests/test_other_pythons.py: 1 grades every corpus "
+            "under each other CPython found too (a few minutes per version)", "tests"),
     Setting("KIT_BENCH_VENV", "~/.cache/kit-bench-venv", "tests/benchmarks/"
             "bench_scheduler.py: the venv with the tools it compares against", "tests"),
     Setting("KIT_TEST_STAY", "0", "tests/test_sandbox.py: how long a test's child stays",

@@ -4,7 +4,9 @@ For each interpreter found (pyenv's versions or ``python3.X`` on PATH), the grad
 runs on it (so do the sandboxes, which use the grader's interpreter): the reference
 solutions get full marks and the stubs 0, the controlled scheduler catches an unlocked
 counter, and the scheduler's own tests (tests/test_schedule.py) pass. An interpreter that
-is not installed is reported as skipped, by name.
+is not installed is reported as skipped, by name. With ``KIT_CORPUS_PYTHONS=1`` every
+corpus is also graded under each of them and must lose exactly what expected.json says,
+with the same explanations (each Python words its errors and stacks its own way).
 """
 
 from __future__ import annotations
@@ -94,3 +96,38 @@ def test_grading_on_other_python(version, tmp_path):
                            "-p", "no:cacheprovider", "-o", "addopts="], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+CORPUS_PYTHONS = os.environ.get("KIT_CORPUS_PYTHONS", "0") == "1"
+
+
+@pytest.mark.skipif(not CORPUS_PYTHONS, reason="set KIT_CORPUS_PYTHONS=1 to grade every "
+                    "corpus under each other CPython (a few minutes per version on 2 cores)")
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("version", [v for v in VERSIONS if v != MINE])
+def test_corpus_on_other_python(version, tmp_path):
+    python = find(version)
+    if python is None:
+        pytest.skip(f"CPython {version} is not installed here")
+    ensure_pytest(python)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    wrong = []
+    for assignment in ASSIGNMENT_MODULES:
+        corpus = ROOT / "tests" / "corpus" / assignment
+        expected = json.loads((corpus / "expected.json").read_text())
+        out = tmp_path / assignment
+        done = subprocess.run([python, "-m", "grader", "grade", assignment,
+                               *(str(corpus / name) for name in sorted(expected)),
+                               "--out", str(out), "--quiet"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=1200, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        for name, want in expected.items():
+            result = json.loads((out / name / "results.json").read_text())
+            failed = {t["tags"][0]: t["output"] for t in result["tests"]
+                      if t["status"] == "failed"}
+            if set(failed) != set(want["lost"]) or any(
+                    phrase not in failed.get(check_id, "")
+                    for check_id, phrase in want["says"].items()):
+                wrong.append((assignment, name, sorted(failed), want["lost"],
+                              {c: failed.get(c, "")[:300] for c in want["says"]}))
+    assert not wrong, wrong
