@@ -341,9 +341,21 @@ def describe(run: Run, module: str) -> str:
     return describe_stuck(run, module)
 
 
-def group(runs: dict[str, Run], name: str) -> dict[str, Run]:
-    """The runs of scenario ``name`` by start method (suite keys are "name/method")."""
-    return {key.split("/")[1]: run for key, run in runs.items() if key.startswith(name + "/")}
+def by_method(runs: dict[str, Run], label: str) -> dict[str, Run]:
+    """{start method: the part of its run that made the call ``label``} (scenarios list
+    their calls in ``params["calls"]``, see :func:`call_of`): from the run that made it
+    where the ``runs`` fixture moved the call to a run of its own, else the part that
+    says why it was not made."""
+    out: dict[str, Run] = {}
+    for run in runs.values():
+        calls = run.params.get("calls") or []
+        if not any(isinstance(c, dict) and c.get("label") == label for c in calls):
+            continue
+        part = call_of(run, label)
+        method = str(run.start_method)
+        if method not in out or (out[method].status == "skipped" and part.status != "skipped"):
+            out[method] = part
+    return out
 
 
 def call_of(run: Run, label: str) -> Run:

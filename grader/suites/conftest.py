@@ -56,22 +56,47 @@ def stops(scenarios: dict, key: str, run, failed: dict, done) -> list[tuple[str,
     rank = _method(key)
     if rank is None:
         return []
-    lost = set()
-    for label in _labels(key, scenarios):
-        part = _part(run, key, label, scenarios)
-        if part.status != "skipped" and not part.finished:
-            lost.add(label)
+    lost = _lost(scenarios, key, run)
     out = []
     for other in scenarios:
         later, labels = _method(other), _labels(other, scenarios)
         if other in done or later is None or later <= rank or not lost & set(labels):
             continue
         failed[other] = failed.get(other, set()) | (lost & set(labels))
-        if failed[other] >= set(labels):
-            out.append((other, "cancel"))
-        elif len(labels) > 1 and failed[other] >= set(labels[1:]):
-            out.append((other, "abandon"))
+        how = _stop(labels, failed[other])
+        if how:
+            out.append((other, how))
     return out
+
+
+def _lost(scenarios: dict, key: str, run) -> set[str]:
+    """The labels of ``key``'s calls that ``run`` made and that did not return."""
+    lost = set()
+    for label in _labels(key, scenarios):
+        part = _part(run, key, label, scenarios)
+        if part.status != "skipped" and not part.finished:
+            lost.add(label)
+    return lost
+
+
+def _stop(labels: list[str], failed: set[str]) -> str | None:
+    """What becomes of a run making calls ``labels`` once ``failed`` of them have failed
+    under an earlier start method: cancelled when all have, abandoned when all after its
+    first have, else nothing."""
+    if failed >= set(labels):
+        return "cancel"
+    if len(labels) > 1 and failed >= set(labels[1:]):
+        return "abandon"
+    return None
+
+
+def _only(key: str, scenario: dict, calls: list[dict]) -> tuple[str, dict]:
+    """``scenario`` cut to ``calls``, and its key: ``name+label/method``, ``label`` the
+    first of them."""
+    name, sep, method = key.partition("/")
+    return f"{name}+{calls[0].get('label')}{sep}{method}", dict(
+        scenario, params={**scenario["params"], "calls": calls},
+        deadline=sum(c["deadline"] for c in calls))
 
 
 def rest(scenarios: dict, key: str, run) -> tuple[str, str, dict] | None:
@@ -87,11 +112,7 @@ def rest(scenarios: dict, key: str, run) -> tuple[str, str, dict] | None:
     labels = _labels(key, scenarios)
     for i, label in enumerate(labels):
         if i and call_of(run, label).status == "skipped":
-            name, sep, method = key.partition("/")
-            scenario = dict(scenarios[key], params={**scenarios[key]["params"],
-                                                    "calls": calls[i:]},
-                            deadline=sum(c["deadline"] for c in calls[i:]))
-            return labels[i - 1], f"{name}+{label}{sep}{method}", scenario
+            return (labels[i - 1], *_only(key, scenarios[key], calls[i:]))
     return None
 
 
@@ -104,11 +125,9 @@ def one_call_each(scenarios: dict) -> dict:
         if not isinstance(calls, list) or len(calls) < 2:
             out[key] = scenario
             continue
-        name, sep, method = key.partition("/")
         for i, call in enumerate(calls):
-            out[key if i == 0 else f"{name}+{call.get('label')}{sep}{method}"] = dict(
-                scenario, params={**scenario["params"], "calls": [call]},
-                deadline=call["deadline"])
+            name, alone = _only(key, scenario, [call])
+            out[key if i == 0 else name] = alone
     return out
 
 
@@ -195,20 +214,15 @@ def runs(request: pytest.FixtureRequest, submission: Path) -> dict:
 
     def resume_with(new: str, scenario: dict) -> None:
         # (Under the lock, from the thread that just ended a run: it takes it next.)
-        labels = {c.get("label") for c in scenario["params"]["calls"]}
+        scenarios[new], cancels[new] = scenario, sandbox.Cancel()
+        labels = _labels(new, scenarios)
         failed[new] = set()
         for key, run in done.items():  # (what earlier methods' runs stop: as stops())
             if _method(key) is not None and _method(key) < _method(new):
-                for label in set(_labels(key, scenarios)) & labels:
-                    part = _part(run, key, label, scenarios)
-                    if part.status != "skipped" and not part.finished:
-                        failed[new].add(label)
-        scenarios[new], cancels[new] = scenario, sandbox.Cancel()
-        first = scenario["params"]["calls"][0].get("label")
-        if failed[new] >= labels:
-            cancels[new].cancel()
-        elif len(labels) > 1 and failed[new] >= labels - {first}:
-            cancels[new].abandon()
+                failed[new] |= _lost(scenarios, key, run) & set(labels)
+        how = _stop(labels, failed[new])
+        if how:
+            getattr(cancels[new], how)()
         todo.put(new)
 
     with ThreadPoolExecutor(max_workers=parallel) as slots:

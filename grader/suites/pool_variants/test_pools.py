@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from grader.checks.judge import (
     START_METHODS,
-    call_of,
+    by_method,
     check,
     check_portable,
     describe,
@@ -104,22 +104,6 @@ SCENARIOS["square_cube/fork"] = dict(scenario="square_cube", start_method="fork"
                                      deadline=10, params={"xs": [-3, 0, 1, 2, 7, 12]})
 
 
-def group(runs, variant):
-    """{start method: the part of a run that called ``pool_<variant>``}: each method's
-    call of it (from the check that made it, when an earlier call's failure moved it to a
-    check of its own; else the part that says why it was not made)."""
-    out = {}
-    for run in runs.values():
-        calls = run.params.get("calls") or []
-        if not any(isinstance(c, dict) and c.get("label") == variant for c in calls):
-            continue
-        part = call_of(run, variant)
-        method = run.start_method
-        if method not in out or (out[method].status == "skipped" and part.status != "skipped"):
-            out[method] = part
-    return out
-
-
 def call(variant):
     items = APPLY_ITEMS if variant == "apply" else ITEMS
     return f"pool_{variant}(func, (x for x in {items}), processes={PROCESSES})"
@@ -160,7 +144,7 @@ def usable(runs, variants):
     """
     out, problems = [], []
     for v in variants:
-        g = group(runs, v)
+        g = by_method(runs, v)
         first = g.get("fork") or next(iter(g.values()))
         if not first.finished:
             problems.append(describe(first, MODULE))
@@ -190,7 +174,7 @@ def _check_values(run, variant, items):
 
 def _check_input_order(variant):
     def test(runs):
-        for run in judged(group(runs, variant), MODULE):
+        for run in judged(by_method(runs, variant), MODULE):
             got, want = _check_values(run, variant, APPLY_ITEMS if variant == "apply" else ITEMS)
             if got != want:
                 how = ("sorting the results" if got == sorted(got) else
@@ -218,7 +202,7 @@ AS_THEY_COMPLETE = ("imap_unordered hands out each result as soon as its task co
 
 @check(2, "pool_imap_unordered: right results, in completion order")
 def test_imap_unordered(runs):
-    for run in judged(group(runs, "imap_unordered"), MODULE):
+    for run in judged(by_method(runs, "imap_unordered"), MODULE):
         got, _ = _check_values(run, "imap_unordered", ITEMS)
         end = {}
         for r in tasks(run):
@@ -293,7 +277,7 @@ def test_processes(runs):
 
 @check(1, "pool_apply runs one task at a time (Pool.apply blocks)")
 def test_apply_blocks(runs):
-    for run in judged(group(runs, "apply"), MODULE):
+    for run in judged(by_method(runs, "apply"), MODULE):
         records = sorted(tasks(run), key=lambda r: r["start"])
         overlap = any(r.get("peer_seen") for r in records) or any(
             b["start"] < a["end"] for a, b in zip(records, records[1:]))
@@ -308,7 +292,7 @@ def test_apply_blocks(runs):
 def test_parallel(runs):
     shown = next((v for v in PARALLEL if f"{v}/fork" in runs), None)
     if shown is not None:
-        run = group(runs, shown)["fork"]
+        run = by_method(runs, shown)["fork"]
         timeline(f"{call(shown)} under fork: each task, by the worker process that ran it",
                  [(f"worker pid {r['pid']}" if r["pid"] != run.pid else "the caller",
                    f"task {r['value']}", r.get("start"), r.get("end")) for r in tasks(run)])
@@ -364,5 +348,5 @@ def test_square_cube(runs):
 
 @check(1, "works under every start method (fork, spawn, forkserver)")
 def test_portable(runs):
-    check_portable([group(runs, v) for v in VARIANTS], MODULE)
+    check_portable([by_method(runs, v) for v in VARIANTS], MODULE)
 

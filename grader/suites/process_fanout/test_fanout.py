@@ -13,7 +13,7 @@ from collections import Counter
 
 from grader.checks.judge import (
     START_METHODS,
-    call_of,
+    by_method,
     check,
     check_portable,
     describe,
@@ -68,12 +68,6 @@ for _m in _others:
     SCENARIOS[f"basic/{_m}"] = _scenario(_m, "basic", "large")
 
 
-def runs_of(runs: dict, label: str) -> dict:
-    """{start method: the part of its run that made the call ``label``}."""
-    return {key.split("/")[1]: call_of(runs[key], label) for key, scenario in SCENARIOS.items()
-            if any(c["label"] == label for c in scenario["params"]["calls"])}
-
-
 def call(n=N, length=LENGTH):
     return f"fan_out({n}, {length})"
 
@@ -97,7 +91,7 @@ def put_elsewhere(run) -> None:
 
 @check(2, "fan_out returns one string per process")
 def test_count(runs):
-    basic = runs_of(runs, "basic")
+    basic = by_method(runs, "basic")
     first = basic.get(_first) or next(iter(basic.values()))
     if not first.finished:
         put_elsewhere(first)
@@ -106,7 +100,7 @@ def test_count(runs):
         if len(items) != N:
             lose(f"[{run.start_method}] {call()} returned {len(items)} item(s); expected {N}, "
                  f"one per process. Call output.get() once per process you started.")
-    zero = runs_of(runs, "zero")[_first]
+    zero = by_method(runs, "zero")[_first]
     if zero.status != "skipped":
         if not zero.finished:
             lose(f"{call(0)} should start no process and return [] at once, but: "
@@ -121,7 +115,7 @@ def test_count(runs):
 @check(2, "each child makes its own random string of the requested length and alphabet")
 def test_strings(runs):
     seen: dict = {}  # string -> the start method whose run returned it
-    for run in judged(runs_of(runs, "basic"), MODULE):
+    for run in judged(by_method(runs, "basic"), MODULE):
         items = value_list(run, call())
         for item in items:
             if type(item) is not str:
@@ -171,7 +165,7 @@ def _calls(run):
 
 @check(3, "the strings were made in separate child processes")
 def test_in_children(runs):
-    for run in judged(runs_of(runs, "basic"), MODULE):
+    for run in judged(by_method(runs, "basic"), MODULE):
         m = run.start_method
         calls = _calls(run)
         if not calls:
@@ -211,7 +205,7 @@ def test_in_children(runs):
 
 @check(3, "the child processes ran at the same time")
 def test_concurrent(runs):
-    first = runs_of(runs, "basic").get("fork")
+    first = by_method(runs, "basic").get("fork")
     if first is not None:
         calls = sorted(_calls(first), key=lambda r: r.get("start") or 0)
         per_pid = Counter(r["pid"] for r in calls)
@@ -227,7 +221,7 @@ def test_concurrent(runs):
         timeline(f"fan_out({N}) under fork: each rand_string call, from its start (held "
                  f"by the grader until all {N} had started) to its end",
                  [(lane(r), "rand_string", r.get("start"), r.get("end")) for r in calls])
-    for run in judged(runs_of(runs, "basic"), MODULE):
+    for run in judged(by_method(runs, "basic"), MODULE):
         calls = _calls(run)
         if not calls:
             lose(f"[{run.start_method}] rand_string was never called, so nothing ran in "
@@ -247,7 +241,7 @@ def test_concurrent(runs):
 
 @check(2, "every child is joined when fan_out returns")
 def test_joined(runs):
-    for run in judged(runs_of(runs, "basic"), MODULE):
+    for run in judged(by_method(runs, "basic"), MODULE):
         alive = run.data.get("alive_after") or []
         unjoined = run.data.get("unjoined") or 0
         # Unjoined first: it does not depend on how fast the children ended.
@@ -274,7 +268,7 @@ def test_joined(runs):
 @check(2, "no deadlock when results exceed the pipe buffer (256 KiB strings)")
 def test_large_payload(runs):
     """Only that fan_out returns: what it returns is judged by the other checks."""
-    large = runs_of(runs, "large")
+    large = by_method(runs, "large")
     default = large.get("fork") or next(iter(large.values()))
     if default.finished:
         return
@@ -293,11 +287,11 @@ def test_large_payload(runs):
 
 @check(2, "works under every start method (fork, spawn, forkserver)")
 def test_portable(runs):
-    basic = runs_of(runs, "basic")
+    basic = by_method(runs, "basic")
     if basic[_first].finished:
         for method in _others:  # (the first that failed, as check_portable tells)
             run = basic.get(method)
             if run is not None and not run.finished and run.status != "skipped":
                 put_elsewhere(run)
                 break
-    check_portable([runs_of(runs, "basic"), runs_of(runs, "large")], MODULE)
+    check_portable([by_method(runs, "basic"), by_method(runs, "large")], MODULE)
