@@ -84,8 +84,9 @@ class Isolation:
     @property
     def stalls_seen(self) -> bool:
         """Whether a check's deadlocks and unreachable barriers are seen when they happen
-        (:func:`grader.sandbox.plan.observe_by`: a PID namespace of its own with a private
-        root, or the uid level); elsewhere they last until their time limits."""
+        (how: :func:`grader.sandbox.plan.observe_by`): with a PID namespace of its own and
+        a private root, or at the uid level (a uid of its own per sandbox); elsewhere they
+        last until their time limits."""
         return ((self.root and "pid" in self.namespaces)
                 or (self.permissions and self.uid and not self.root))
 

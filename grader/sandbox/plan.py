@@ -96,17 +96,15 @@ def shared_dirs() -> list[str]:
     return [d for d in SHARED_DIRS if os.path.isdir(d) and not os.path.islink(d)]
 
 
-def observe_by(iso: Isolation, uid: int | None) -> str | None:
+def observe_by(iso: Isolation) -> str | None:
     """How the check's processes are told apart in ``/proc`` (:mod:`grader.inside.stalls`,
-    for the runner's watchdog and init's barriers): ``pid``, a PID namespace of its own
-    with a private root (its ``/proc`` shows only the sandbox); ``uid``, the uid level (the
-    machine's ``/proc``, in which the sandbox's uid is its own); else None (the deadlines
-    alone decide)."""
-    if iso.root and "pid" in iso.namespaces:
-        return "pid"
-    if iso.permissions and uid is not None and not iso.root:
-        return "uid"
-    return None
+    for the runner's watchdog and init's barriers), where :attr:`Isolation.stalls_seen`:
+    ``pid``, a PID namespace of its own with a private root (its ``/proc`` shows only the
+    sandbox); ``uid``, the uid level (the machine's ``/proc``, in which the sandbox's uid
+    is its own); else None (the deadlines alone decide)."""
+    if not iso.stalls_seen:
+        return None
+    return "pid" if iso.root else "uid"
 
 
 def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str, str],
@@ -122,7 +120,7 @@ def build_plan(iso: Isolation, scratch: Path, *, argv: list[str], env: dict[str,
                   "cgroups": cgroups, "namespaces": list(iso.namespaces),
                   "rlimits": rlimits or {}, "copy_out": list(copy_out) if copy_out else None,
                   "runner_fds": list(runner_fds), "userns": iso.userns,
-                  "observe": observe_by(iso, uid)}
+                  "observe": observe_by(iso)}
     if iso.userns:
         # No uid of its own: the sandbox's processes are counted in its user namespace.
         plan["rlimits"] = {"RLIMIT_NPROC": TASKS_MAX, **plan["rlimits"]}

@@ -91,8 +91,7 @@ class Pool:
                 if self.closed or self.alive >= self.size:
                     return
                 self.alive += 1
-            session = sandbox.Session(submission, module, self.workdir,
-                                      run_token=self.run_token)
+            session = self._new(submission, module)
             try:
                 session.start()
             except Exception:  # noqa: BLE001 (see above)
@@ -127,14 +126,17 @@ class Pool:
                     break
                 self.cond.wait()
         if session is None:
-            return sandbox.Session(submission, module, self.workdir,
-                                   run_token=self.run_token)
+            return self._new(submission, module)
         try:
             session.use(submission, module)
         except BaseException:
             self._drop(session)
             raise
         return session
+
+    def _new(self, submission: Path, module: str) -> sandbox.Session:
+        """A session of this pool (counted in ``alive`` by the caller)."""
+        return sandbox.Session(submission, module, self.workdir, run_token=self.run_token)
 
     def release(self, session: sandbox.Session) -> None:
         """Back into the pool, unless it cannot serve another check as a new one would."""

@@ -352,7 +352,7 @@ class _Jail:
             "params": params,
             "limits": DEFAULT_LIMITS,
             "env": {"KIT_MODULE": module, **(env or {})},
-            "observe": observe_by(self.iso, self.uid),  # (the watchdog's: see there)
+            "observe": observe_by(self.iso),  # (the watchdog's: see there)
         }
 
     def launch(self, argv: list[str], wall: float, files: dict[str, str],
