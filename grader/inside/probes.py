@@ -380,8 +380,11 @@ def write_plan(path: str, plan: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _arrived_name(plan: dict[str, Any], value: Any) -> str:
-    return f"{plan['name']}-arrived-{value}"
+def _meet_arrival(plan: dict[str, Any], value: Any, key: str) -> str:
+    """The barrier of two where the task waiting for the result of the task for ``value``
+    meets the caller's result handler (:func:`timed_task`, :func:`result_arrived`)."""
+    return barrier(f"{plan['name']}-arrived-{value}", 2,
+                   plan.get("after_timeout", plan["barrier_timeout"]), key)
 
 
 def task_result(value: int) -> int:
@@ -420,9 +423,7 @@ def timed_task(value):
             wait_for_peer(plan["name"], token, plan["peer_wait"], rec["key"], waits=False)
         rec["peers_at_start"] = len(os.listdir(running)) - 1
         if "after" in step:
-            rec["after"] = barrier(_arrived_name(plan, step["after"]), 2,
-                                   plan.get("after_timeout", plan["barrier_timeout"]),
-                                   f"{rec['key']}-after")
+            rec["after"] = _meet_arrival(plan, step["after"], f"{rec['key']}-after")
             if rec["after"] != "passed":
                 # No result handler met this task (results that do not pass through a
                 # multiprocessing pool, a serial pool): keep the planned order by time.
@@ -453,5 +454,4 @@ def result_arrived(result: Any) -> None:
               if isinstance(step, dict) and type(step.get("after")) is int}
     if result not in waited:
         return
-    barrier(_arrived_name(plan, waited[result]), 2,
-            plan.get("after_timeout", plan.get("barrier_timeout", 8.0)), f"{_token()}-arrived")
+    _meet_arrival(plan, waited[result], f"{_token()}-arrived")
